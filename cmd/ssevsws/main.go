@@ -1,0 +1,21 @@
+// Command ssevsws serves the same clock over Server-Sent Events and
+// WebSocket, side by side, with a page that shows both.
+//
+//	ssevsws [serve] [flags]
+//
+// Run "ssevsws -h" for the flags. main only wires signals to run, which
+// holds the logic so that tests can call it.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ssevsws/ssevsws/compare"
+)
+
+// shutdownGrace is how long a stopping server waits for connections to end.
+const shutdownGrace = 5 * time.Second
+
+// run parses args and serves until ctx is done. It returns the exit code:
+// 0 after a clean shutdown, 1 when serving failed, 2 for bad usage.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:]
+	}
+	opts, err := parseFlags(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "ssevsws:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: opts.logLevel}))
+	opts.cfg.Logger = log
+
+	srv, err := compare.New(opts.cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "ssevsws: bad configuration:\n"+err.Error())
+		return 2
+	}
+	ln, err := net.Listen("tcp", opts.addr)
+	if err != nil {
+		log.Error("cannot listen", "addr", opts.addr, "err", err)
+		srv.Shutdown(context.Background())
+		return 1
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	log.Info("listening", "addr", ln.Addr().String(), "interval", srv.Config().Interval, "retry", srv.Config().Retry,
+		"heartbeat", srv.Config().Heartbeat, "replay", srv.Config().Replay)
+	log.Info("drop from other machines with this token", "header", "Authorization: Bearer "+srv.DropToken(),
+		"page", url+"?token="+srv.DropToken())
+	fmt.Fprintf(stdout, "ssevsws: open %s\n", url)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		log.Error("server failed", "err", err)
+		srv.Shutdown(context.Background())
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown incomplete", "err", err)
+		return 1
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("server ended", "err", err)
+	}
+	log.Info("stopped")
+	return 0
+}
+
+type options struct {
+	addr     string
+	cfg      compare.Config
+	logLevel slog.Level
+}
+
+// parseFlags reads the command line. Environment variables give defaults
+// where that is the convention: PORT (listen on all interfaces, as platforms
+// that set it expect) and SSEVSWS_DROP_TOKEN.
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	def := compare.DefaultConfig()
+	o := options{addr: "localhost:8080"}
+	if p := getenv("PORT"); p != "" {
+		o.addr = ":" + p
+	}
+	fs := flag.NewFlagSet("ssevsws", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: ssevsws [serve] [flags]
+
+Serves one clock over /sse (Server-Sent Events) and /ws (WebSocket), and a
+page at / that shows both side by side.
+
+Flags:
+`)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, `
+Durations are Go durations: 200ms, 15s, 5m.
+Environment: PORT sets the default -addr to ":$PORT";
+SSEVSWS_DROP_TOKEN sets the token that allows POST /drop from non-loopback addresses.
+`)
+	}
+	fs.StringVar(&o.addr, "addr", o.addr, "`host:port` to listen on (port 0 picks a free port; the log says which)")
+	fs.DurationVar(&o.cfg.Interval, "interval", def.Interval, "time between clock ticks (whole milliseconds)")
+	fs.DurationVar(&o.cfg.Heartbeat, "heartbeat", def.Heartbeat, "SSE keep-alive comment after this much silence (0 or negative: off)")
+	fs.DurationVar(&o.cfg.Retry, "retry", def.Retry, "SSE retry: how long browsers wait before reconnecting")
+	fs.DurationVar(&o.cfg.Replay, "replay", def.Replay, "replay window for returning clients (at least 1m)")
+	origins := fs.String("origins", "", "comma-separated extra `origins` allowed, as browsers send them (e.g. http://localhost:3000)")
+	fs.Int64Var(&o.cfg.ReadLimit, "read-limit", def.ReadLimit, "largest WebSocket message from a client, in bytes")
+	fs.DurationVar(&o.cfg.WriteTimeout, "write-timeout", def.WriteTimeout, "a client that cannot take one message in this long is dropped")
+	fs.IntVar(&o.cfg.QueueSize, "queue", def.QueueSize, "messages queued per client before it counts as too slow and is dropped")
+	logLevel := fs.String("log", "info", "log `level`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	if o.cfg.Heartbeat <= 0 {
+		o.cfg.Heartbeat = -1 // compare.Config: negative means off
+	}
+	for _, s := range strings.Split(*origins, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			o.cfg.Origins = append(o.cfg.Origins, strings.TrimSuffix(s, "/"))
+		}
+	}
+	o.cfg.DropToken = getenv("SSEVSWS_DROP_TOKEN")
+	if err := o.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return o, fmt.Errorf("-log %q: want debug, info, warn or error", *logLevel)
+	}
+	return o, nil
+}

@@ -1,0 +1,15 @@
+// Package compare is the ssevsws demo: one clock carried over both
+// transports, side by side, on one router.
+//
+// Read the files in this order:
+//
+//   - clock.go:  what a tick is; seq is a pure function of wall time, so any
+//     tick can be re-created for a client that comes back.
+//   - hub.go:    the fan-out: one ticker, a bounded queue per client, slow
+//     clients dropped instead of waited for.
+//   - sse.go:    GET /sse and its back channel POST /chat.
+//   - ws.go:     GET /ws, the hub seen as a ws.Feed.
+//   - router.go: every endpoint on gorilla/mux, CORS with rs/cors.
+//   - server.go: Config, start, graceful shutdown.
+//   - stats.go:  the counters behind GET /stats.
+package compare

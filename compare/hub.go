@@ -1,0 +1,304 @@
+package compare
+
+import (
+	"crypto/rand"
+	"errors"
+	"iter"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+)
+
+// Transport names one of the two ways the clock reaches a browser.
+type Transport string
+
+const (
+	SSE Transport = "sse"
+	WS  Transport = "ws"
+)
+
+// Why the hub ends a subscription. Handlers turn these into what their
+// protocol can say: a short retry for SSE, a close code for WebSocket.
+var (
+	ErrShuttingDown = errors.New("server shutting down")
+	ErrDropped      = errors.New("dropped on request (/drop)")
+	ErrTooSlow      = errors.New("client too slow: its send queue is full")
+)
+
+// Errors of the SSE back channel (POST /chat).
+var (
+	ErrUnknownClient = errors.New("no open SSE stream has this client id")
+	ErrQueueFull     = errors.New("this client's echo queue is full")
+)
+
+// RateLimitError refuses a chat message; RetryAfter says when one will pass.
+type RateLimitError struct{ RetryAfter time.Duration }
+
+func (e *RateLimitError) Error() string {
+	return "chat rate limit exceeded, retry in " + e.RetryAfter.Round(time.Millisecond).String()
+}
+
+// hub fans the clock out to every connected client. It is the one place
+// that knows about all connections; each connection only sees its own
+// subscription.
+//
+// Publishing never waits for a client: each subscription has a bounded
+// queue, and a client whose queue is full when a tick comes is dropped and
+// counted. That keeps one stuck client from delaying everyone else, and keeps
+// memory bounded by (clients × queue length).
+type hub struct {
+	clock *Clock
+	stats *Stats
+	log   *slog.Logger
+	cfg   *Config
+
+	mu     sync.Mutex
+	subs   map[string]*subscription
+	last   int64 // newest published seq
+	closed bool
+}
+
+func newHub(clock *Clock, stats *Stats, cfg *Config, log *slog.Logger) *hub {
+	return &hub{
+		clock: clock, stats: stats, cfg: cfg, log: log,
+		subs: make(map[string]*subscription),
+		last: clock.SeqAt(time.Now()),
+	}
+}
+
+// subscription is one connected client as the hub sees it.
+type subscription struct {
+	h         *hub
+	id        string
+	transport Transport
+	resume    Resume
+
+	ticks  chan []byte // encoded ticks for this transport, bounded
+	echoes chan []byte // SSE only: echoes from POST /chat, bounded
+	done   chan struct{}
+	err    error // why done was closed; written before close(done)
+	once   sync.Once
+
+	chat tokenBucket
+}
+
+// subscribe registers a client. lastID is the raw Last-Event-ID (or
+// lastEventId query parameter). Registering and reading h.last happen under
+// one lock, so every tick up to last comes from the backlog and every tick
+// after it from the queue: none twice, none missing.
+func (h *hub) subscribe(t Transport, lastID string) (*subscription, error) {
+	s := &subscription{
+		h: h, id: rand.Text()[:16], transport: t,
+		ticks: make(chan []byte, h.cfg.QueueSize),
+		done:  make(chan struct{}),
+		chat:  tokenBucket{rate: h.cfg.ChatRate, burst: float64(h.cfg.ChatBurst)},
+	}
+	if t == SSE {
+		s.echoes = make(chan []byte, h.cfg.QueueSize)
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrShuttingDown
+	}
+	h.subs[s.id] = s
+	current := h.last
+	h.mu.Unlock()
+
+	plan, ok := h.clock.PlanResume(lastID, current)
+	if !ok {
+		h.log.Debug("last event id ignored", "transport", t, "lastEventId", lastID, "current", current)
+	}
+	s.resume = plan
+	st := h.stats.of(t)
+	st.Connects.Add(1)
+	st.Open.Add(1)
+	if plan.Resumed {
+		st.Resumes.Add(1)
+	}
+	if plan.HasGap() {
+		st.Gaps.Add(1)
+	}
+	return s, nil
+}
+
+// backlog yields what the client gets before live ticks: the gap, if any,
+// then every replayed tick, encoded for the subscription's transport.
+func (s *subscription) backlog(gap func(from, to int64) []byte, tick func(Tick) []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		r := s.resume
+		if r.HasGap() && !yield(gap(r.GapFrom, r.GapTo)) {
+			return
+		}
+		for seq := r.From; seq <= r.To; seq++ {
+			if !yield(tick(s.h.clock.Tick(seq))) {
+				return
+			}
+		}
+	}
+}
+
+// end closes the subscription for reason err, once; later calls do nothing.
+func (s *subscription) end(err error) bool {
+	ended := false
+	s.once.Do(func() {
+		s.err = err
+		close(s.done)
+		ended = true
+	})
+	return ended
+}
+
+// close is called by the connection's handler when it returns.
+func (s *subscription) close() {
+	s.h.mu.Lock()
+	delete(s.h.subs, s.id)
+	s.h.mu.Unlock()
+	s.end(nil)
+	s.h.stats.of(s.transport).Open.Add(-1)
+}
+
+// publish hands tick seq to every subscription without waiting.
+func (h *hub) publish(seq int64) {
+	tick := h.clock.Tick(seq)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last = seq
+	for id, s := range h.subs {
+		frame := tick.WS
+		if s.transport == SSE {
+			frame = tick.SSE
+		}
+		select {
+		case s.ticks <- frame:
+		default:
+			delete(h.subs, id)
+			if s.end(ErrTooSlow) {
+				h.stats.of(s.transport).SlowDropped.Add(1)
+				h.log.Warn("dropping slow client", "transport", s.transport, "client", id, "queue", cap(s.ticks))
+			}
+		}
+	}
+}
+
+// run publishes a tick at the start of every interval until stop is closed.
+// It sleeps until the next tick's own start time rather than using a
+// time.Ticker, so ticks stay on the wall-clock grid that defines their seq.
+// If it wakes late it publishes every tick it missed, in order.
+func (h *hub) run(stop <-chan struct{}) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		h.mu.Lock()
+		next := h.last + 1
+		h.mu.Unlock()
+		timer.Reset(time.Until(h.clock.TimeOf(next)))
+		select {
+		case <-stop:
+			return
+		case now := <-timer.C:
+			current := h.clock.SeqAt(now)
+			if current-next >= h.clock.window {
+				// The machine slept or the wall clock jumped: replaying
+				// more than a window of ticks to live clients helps no one.
+				next = current - h.clock.window + 1
+			}
+			for seq := next; seq <= current; seq++ {
+				h.publish(seq)
+			}
+		}
+	}
+}
+
+// deliverEcho queues a chat echo on an SSE client's stream.
+func (h *hub) deliverEcho(client string, frame []byte) error {
+	h.mu.Lock()
+	s, ok := h.subs[client]
+	h.mu.Unlock()
+	if !ok || s.transport != SSE {
+		return ErrUnknownClient
+	}
+	if err := s.chat.take(time.Now()); err != nil {
+		return err
+	}
+	select {
+	case s.echoes <- frame:
+		return nil
+	default:
+		return ErrQueueFull
+	}
+}
+
+// drop ends every subscription of transport t and says how many.
+func (h *hub) drop(t Transport) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for id, s := range h.subs {
+		if s.transport != t {
+			continue
+		}
+		delete(h.subs, id)
+		if s.end(ErrDropped) {
+			n++
+		}
+	}
+	h.stats.of(t).Dropped.Add(int64(n))
+	return n
+}
+
+// shutdown refuses new subscriptions and ends every open one.
+func (h *hub) shutdown() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for id, s := range h.subs {
+		delete(h.subs, id)
+		s.end(ErrShuttingDown)
+	}
+}
+
+// tokenBucket limits chat messages per connection: rate per second, up to
+// burst at once. It is small enough to write here rather than add a
+// dependency for it.
+type tokenBucket struct {
+	rate, burst float64
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// take spends one token, or says how long until one is there.
+func (b *tokenBucket) take(now time.Time) error {
+	if b.rate <= 0 {
+		return nil // unlimited
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.last.IsZero() {
+		b.tokens = b.burst
+	} else {
+		b.tokens = math.Min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return nil
+	}
+	wait := time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+	return &RateLimitError{RetryAfter: wait}
+}
+
+func (h *hub) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+func (h *hub) lastSeq() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last
+}

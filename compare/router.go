@@ -1,0 +1,151 @@
+package compare
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/rs/cors"
+
+	"github.com/ssevsws/ssevsws/web"
+	"github.com/ssevsws/ssevsws/ws"
+)
+
+// routes builds the router:
+//
+//	GET  /        the page (and its assets)
+//	GET  /sse     the clock as Server-Sent Events
+//	GET  /ws      the clock as WebSocket messages, chat echo on the same socket
+//	POST /chat    the SSE back channel: the echo arrives on the client's stream
+//	GET  /stats   counters per transport, JSON
+//	POST /drop    close one transport's connections (loopback or token only)
+//	GET  /healthz liveness
+//
+// CORS (rs/cors) covers the endpoints a page from another origin may read:
+// /sse, /chat and /stats. /ws checks origins itself: browsers do not apply
+// CORS to WebSocket, they send Origin and leave the decision to the server.
+func (s *Server) routes() http.Handler {
+	r := mux.NewRouter()
+	allowed := map[string][]string{} // path → methods, for 405's Allow header
+	handle := func(path string, h http.Handler, methods ...string) {
+		allowed[path] = methods
+		r.Handle(path, h).Methods(append(methods, http.MethodOptions)...)
+	}
+
+	c := cors.New(cors.Options{
+		AllowedOrigins: s.cfg.Origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Content-Type", "Last-Event-ID", "Cache-Control"},
+		MaxAge:         600,
+	})
+	wsh := &ws.Handler{
+		Subscribe:      s.subscribeWS,
+		OriginPatterns: s.cfg.Origins, // "scheme://host:port" patterns match exactly that origin
+		ReadLimit:      s.cfg.ReadLimit,
+		PingInterval:   s.cfg.PingInterval,
+		WriteTimeout:   s.cfg.WriteTimeout,
+		Logger:         s.log,
+	}
+
+	handle("/sse", c.Handler(http.HandlerFunc(s.serveSSE)), http.MethodGet)
+	handle("/chat", c.Handler(http.HandlerFunc(s.serveChat)), http.MethodPost)
+	handle("/stats", c.Handler(http.HandlerFunc(s.serveStats)), http.MethodGet)
+	handle("/ws", wsh, http.MethodGet)
+	handle("/drop", http.HandlerFunc(s.serveDrop), http.MethodPost)
+	handle("/healthz", http.HandlerFunc(s.serveHealth), http.MethodGet, http.MethodHead)
+	r.PathPrefix("/").Handler(web.Handler()).Methods(http.MethodGet, http.MethodHead)
+
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		methods := allowed[r.URL.Path]
+		if methods == nil {
+			methods = []string{http.MethodGet, http.MethodHead}
+		}
+		w.Header().Set("Allow", strings.Join(methods, ", "))
+		httpError(w, http.StatusMethodNotAllowed, r.Method+" not allowed on "+r.URL.Path+"; use "+strings.Join(methods, " or "))
+	})
+	return r
+}
+
+func (s *Server) serveStats(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.Stats())
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	if s.hub.isClosed() {
+		httpError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// serveDrop is POST /drop?transport=sse|ws. It closes that transport's
+// connections so that a class can watch both reconnect. It is allowed from
+// loopback, or from anywhere with the token the server prints at start
+// (Authorization: Bearer <token>), and never from a page of a foreign origin.
+func (s *Server) serveDrop(w http.ResponseWriter, r *http.Request) {
+	if !s.dropAllowed(r) {
+		httpError(w, http.StatusForbidden, "drop is allowed from loopback or with the token printed at start (Authorization: Bearer <token>)")
+		return
+	}
+	t := Transport(r.URL.Query().Get("transport"))
+	if t != SSE && t != WS {
+		httpError(w, http.StatusBadRequest, "transport must be sse or ws")
+		return
+	}
+	n := s.hub.drop(t)
+	s.log.Info("dropped connections on request", "transport", t, "dropped", n, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, map[string]int{"dropped": n})
+}
+
+func (s *Server) dropAllowed(r *http.Request) bool {
+	// A simple cross-origin POST needs no preflight, so without this check
+	// any web page could drop a teacher's connections through the browser.
+	if o := r.Header.Get("Origin"); o != "" && !s.sameOrAllowedOrigin(r, o) {
+		return false
+	}
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.DropToken)) == 1
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (s *Server) sameOrAllowedOrigin(r *http.Request, origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, o := range s.cfg.Origins {
+		if strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// httpError answers with a JSON error body, so every client, the page
+// included, can show the reason next to the status.
+func httpError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

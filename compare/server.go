@@ -1,0 +1,325 @@
+package compare
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config is everything the server can be told. The zero value of each field
+// means its default; DefaultConfig spells them out.
+type Config struct {
+	Interval  time.Duration // time between ticks; a whole number of milliseconds
+	Heartbeat time.Duration // SSE keep-alive comment after this much silence; negative turns it off
+	Retry     time.Duration // the SSE retry field: how long browsers wait before reconnecting
+	Replay    time.Duration // how far back a returning client gets missed ticks; at least 60s
+
+	// Origins are the extra origins (besides the page's own) allowed to use
+	// /sse, /chat, /stats and /ws, as browsers send them:
+	// "http://localhost:3000".
+	Origins []string
+
+	// DropToken authorises POST /drop from addresses other than loopback.
+	// Empty: New makes a random one (see Server.DropToken).
+	DropToken string
+
+	ReadLimit     int64         // largest WebSocket message from a client, bytes
+	ChatBodyLimit int64         // largest POST /chat body, bytes
+	QueueSize     int           // per-client queue of ticks (and of echoes) not yet written
+	WriteTimeout  time.Duration // one write to one client; past it the client is dropped
+	PingInterval  time.Duration // WebSocket keep-alive ping
+	ChatRate      float64       // chat messages per second per connection; negative: unlimited
+	ChatBurst     int           // chat messages allowed at once
+	ShutdownRetry time.Duration // the retry field SSE clients get at shutdown: "come back soon"
+
+	Logger *slog.Logger // nil: slog.Default()
+}
+
+// DefaultConfig returns the defaults that New fills in for zero fields.
+func DefaultConfig() Config {
+	return Config{
+		Interval:      time.Second,
+		Heartbeat:     15 * time.Second,
+		Retry:         2 * time.Second,
+		Replay:        5 * time.Minute,
+		ReadLimit:     4 << 10,
+		ChatBodyLimit: 4 << 10,
+		QueueSize:     64,
+		WriteTimeout:  10 * time.Second,
+		PingInterval:  20 * time.Second,
+		ChatRate:      5,
+		ChatBurst:     10,
+		ShutdownRetry: 250 * time.Millisecond,
+	}
+}
+
+// MinReplay is the shortest replay window New accepts: a minute covers a
+// server restart and a browser's reconnect with room to spare.
+const MinReplay = 60 * time.Second
+
+// withDefaults fills zero fields and checks the rest.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	setDuration := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setDuration(&c.Interval, d.Interval)
+	setDuration(&c.Heartbeat, d.Heartbeat)
+	setDuration(&c.Retry, d.Retry)
+	setDuration(&c.Replay, d.Replay)
+	setDuration(&c.WriteTimeout, d.WriteTimeout)
+	setDuration(&c.PingInterval, d.PingInterval)
+	setDuration(&c.ShutdownRetry, d.ShutdownRetry)
+	if c.ReadLimit == 0 {
+		c.ReadLimit = d.ReadLimit
+	}
+	if c.ChatBodyLimit == 0 {
+		c.ChatBodyLimit = d.ChatBodyLimit
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = d.QueueSize
+	}
+	if c.ChatRate == 0 {
+		c.ChatRate = d.ChatRate
+	}
+	if c.ChatBurst == 0 {
+		c.ChatBurst = d.ChatBurst
+	}
+	if c.Heartbeat < 0 {
+		c.Heartbeat = 0 // off
+	}
+	if c.ChatRate < 0 {
+		c.ChatRate = 0 // unlimited
+	}
+
+	var errs []error
+	if c.Interval < time.Millisecond || c.Interval%time.Millisecond != 0 {
+		errs = append(errs, fmt.Errorf("interval %v: must be a whole number of milliseconds, at least 1ms", c.Interval))
+	}
+	if c.Replay < MinReplay {
+		errs = append(errs, fmt.Errorf("replay %v: must be at least %v", c.Replay, MinReplay))
+	}
+	if c.Retry < time.Millisecond {
+		errs = append(errs, fmt.Errorf("retry %v: must be at least 1ms", c.Retry))
+	}
+	for _, v := range []struct {
+		name string
+		n    int64
+	}{{"read limit", c.ReadLimit}, {"chat body limit", c.ChatBodyLimit}, {"queue size", int64(c.QueueSize)}, {"chat burst", int64(c.ChatBurst)}} {
+		if v.n < 1 {
+			errs = append(errs, fmt.Errorf("%s %d: must be positive", v.name, v.n))
+		}
+	}
+	for _, o := range c.Origins {
+		if err := checkOrigin(o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// checkOrigin accepts what a browser sends as Origin: scheme://host[:port],
+// nothing more.
+func checkOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.User != nil || strings.ContainsAny(u.Host, "*?[") {
+		return fmt.Errorf("origin %q: want scheme://host[:port], as a browser sends it (e.g. http://localhost:3000)", o)
+	}
+	return nil
+}
+
+// Server is the demo: one clock, both transports, one http.Handler.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	clock *Clock
+	stats Stats
+	hub   *hub
+	mux   http.Handler
+
+	stopClock chan struct{}
+	clockDone chan struct{}
+	inFlight  inFlight // requests being served, WebSockets included
+
+	mu       sync.Mutex
+	http     *http.Server
+	shutOnce sync.Once
+}
+
+// New checks cfg and starts the clock. Call Shutdown to stop it.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DropToken == "" {
+		cfg.DropToken = rand.Text()
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		clock:     NewClock(cfg.Interval, cfg.Replay),
+		stopClock: make(chan struct{}),
+		clockDone: make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.hub = newHub(s.clock, &s.stats, &s.cfg, s.log)
+	s.mux = s.routes()
+	go func() {
+		defer close(s.clockDone)
+		s.hub.run(s.stopClock)
+	}()
+	return s, nil
+}
+
+// Config returns the configuration in force, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// DropToken is the token that authorises POST /drop from any address.
+func (s *Server) DropToken() string { return s.cfg.DropToken }
+
+// Clock returns the server's clock.
+func (s *Server) Clock() *Clock { return s.clock }
+
+// Handler serves every endpoint. It counts requests in flight so that
+// Shutdown can wait for WebSockets too, which http.Server forgets about once
+// they are hijacked.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inFlight.enter()
+		defer s.inFlight.leave()
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+// Serve serves on ln until Shutdown; it then returns http.ErrServerClosed.
+//
+// There is a ReadHeaderTimeout (a client that never finishes its headers is
+// cut) but no WriteTimeout: it would end every stream after that long.
+// Streams get a deadline per write instead (Config.WriteTimeout).
+func (s *Server) Serve(ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.mu.Lock()
+	if s.http != nil {
+		s.mu.Unlock()
+		return errors.New("compare: Serve called twice")
+	}
+	s.http = hs
+	s.mu.Unlock()
+	if s.hub.isClosed() {
+		return http.ErrServerClosed
+	}
+	return hs.Serve(ln)
+}
+
+// Shutdown stops the server gracefully: it stops accepting, tells SSE
+// clients to come back soon and ends their streams, closes WebSockets with
+// 1001, stops the clock and waits for every handler to return, or for ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.shutOnce.Do(func() {
+		s.mu.Lock()
+		hs := s.http
+		s.mu.Unlock()
+		if hs != nil {
+			// Close the listener first, so that no new stream starts
+			// between ending the old ones and closing it.
+			hs.SetKeepAlivesEnabled(false)
+		}
+		shutdownDone := make(chan error, 1)
+		if hs != nil {
+			go func() { shutdownDone <- hs.Shutdown(ctx) }()
+		} else {
+			shutdownDone <- nil
+		}
+		s.hub.shutdown()
+		close(s.stopClock)
+		<-s.clockDone
+
+		if n, werr := s.inFlight.wait(ctx); werr != nil {
+			err = fmt.Errorf("compare: %d connections still open at the shutdown deadline: %w", n, werr)
+		}
+		if e := <-shutdownDone; e != nil && err == nil {
+			err = e
+		}
+	})
+	return err
+}
+
+// Stats returns the counters of both transports.
+func (s *Server) Stats() StatsSnapshot {
+	return StatsSnapshot{
+		IntervalMS: s.cfg.Interval.Milliseconds(),
+		Seq:        s.hub.lastSeq(),
+		SSE:        s.stats.sse.Snapshot(),
+		WS:         s.stats.ws.Snapshot(),
+	}
+}
+
+// inFlight counts requests being served. Unlike a sync.WaitGroup it may be
+// entered while someone waits, which happens when a request arrives during
+// Shutdown.
+type inFlight struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to 0 while someone waits
+}
+
+func (f *inFlight) enter() {
+	f.mu.Lock()
+	f.n++
+	f.mu.Unlock()
+}
+
+func (f *inFlight) leave() {
+	f.mu.Lock()
+	f.n--
+	if f.n == 0 && f.zero != nil {
+		close(f.zero)
+		f.zero = nil
+	}
+	f.mu.Unlock()
+}
+
+// wait returns when no request is in flight, or with ctx's error and how
+// many still are.
+func (f *inFlight) wait(ctx context.Context) (int, error) {
+	for {
+		f.mu.Lock()
+		if f.n == 0 {
+			f.mu.Unlock()
+			return 0, nil
+		}
+		if f.zero == nil {
+			f.zero = make(chan struct{})
+		}
+		zero := f.zero
+		f.mu.Unlock()
+		select {
+		case <-zero:
+		case <-ctx.Done():
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.n, ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package compare
+
+import (
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ssevsws/ssevsws/sse"
+)
+
+// serveSSE is GET /sse: hello, the resume backlog, then live ticks and chat
+// echoes, with a keep-alive comment whenever the stream is idle.
+//
+// The handler's goroutine is the stream's only writer. It waits on the
+// subscription's queues, never on the clock or on other clients, so a slow
+// client only ever delays itself.
+func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
+	log := s.log.With("transport", "sse", "remote", r.RemoteAddr)
+	stream, err := sse.Open(w, r, sse.Config{Retry: s.cfg.Retry, WriteTimeout: s.cfg.WriteTimeout})
+	if err != nil {
+		log.Error("cannot stream", "err", err)
+		httpError(w, http.StatusInternalServerError, "this server cannot stream responses")
+		return
+	}
+	sub, err := s.hub.subscribe(SSE, sse.LastEventID(r))
+	if err != nil {
+		// Shutting down. Any status but 200 would make a browser give up for
+		// good, so the answer is a stream that only says "come back soon".
+		stream.SetRetry(s.cfg.ShutdownRetry)
+		return
+	}
+	defer sub.close()
+	log = log.With("client", sub.id)
+	log.Debug("stream open", "resumed", sub.resume.Resumed, "from", sub.resume.From, "to", sub.resume.To)
+
+	out := sseOut{stream: stream, stats: s.stats.of(SSE)}
+	err = out.pump(r, sub, s.cfg.Heartbeat)
+	switch {
+	case errors.Is(err, ErrShuttingDown):
+		stream.SetRetry(s.cfg.ShutdownRetry) // come back soon: we are restarting
+		log.Debug("stream ended", "reason", err)
+	case errors.Is(err, ErrDropped), errors.Is(err, ErrTooSlow):
+		log.Info("stream ended", "reason", err)
+	case errors.Is(err, errClientGone):
+		log.Debug("client went away")
+	default:
+		log.Info("stream lost", "err", err)
+	}
+}
+
+var errClientGone = errors.New("client went away")
+
+// sseOut writes one subscription to one stream and keeps the stats.
+type sseOut struct {
+	stream  *sse.Stream
+	stats   *Counters
+	counted int64 // stream bytes already added to stats
+}
+
+// pump writes hello, the backlog, then live frames until the subscription
+// ends (it returns the hub's reason), the client goes away (errClientGone)
+// or a write fails (that error).
+func (o *sseOut) pump(r *http.Request, sub *subscription, heartbeat time.Duration) error {
+	o.count(false) // the retry field Open wrote
+	hello, _ := json.Marshal(struct {
+		Client string `json:"client"`
+	}{sub.id})
+	if err := o.stream.Send(sse.Event{Type: "hello", Data: string(hello)}); err != nil {
+		return err
+	}
+	o.count(false)
+	for frame := range sub.backlog(sseGap, func(t Tick) []byte { return t.SSE }) {
+		if err := o.write(frame, isSSETick(frame)); err != nil {
+			return err
+		}
+	}
+
+	// One timer, reset after every write, sends the keep-alive comment only
+	// when the stream has really been idle for a whole heartbeat.
+	var idle <-chan time.Time // nil, never ready, when heartbeats are off
+	var timer *time.Timer
+	if heartbeat > 0 {
+		timer = time.NewTimer(heartbeat)
+		defer timer.Stop()
+		idle = timer.C
+	}
+	for {
+		var err error
+		select {
+		case frame := <-sub.ticks:
+			err = o.write(frame, true)
+		case frame := <-sub.echoes:
+			err = o.write(frame, false)
+		case <-idle:
+			err = o.stream.Comment("keep-alive")
+			o.count(false)
+		case <-sub.done:
+			return sub.err
+		case <-r.Context().Done():
+			return errClientGone
+		}
+		if err != nil {
+			return err
+		}
+		if timer != nil {
+			timer.Reset(heartbeat)
+		}
+	}
+}
+
+func (o *sseOut) write(frame []byte, tick bool) error {
+	err := o.stream.WriteFrame(frame)
+	o.count(tick && err == nil)
+	return err
+}
+
+// count adds the bytes written since the last call, and one tick if asked.
+func (o *sseOut) count(tick bool) {
+	n := o.stream.BytesWritten()
+	o.stats.Bytes.Add(n - o.counted)
+	o.counted = n
+	if tick {
+		o.stats.Ticks.Add(1)
+	}
+}
+
+// isSSETick tells a tick frame from the gap frame in the backlog: only
+// ticks carry an id.
+func isSSETick(frame []byte) bool { return len(frame) > 3 && string(frame[:3]) == "id:" }
+
+// chatRequest is the body of POST /chat.
+type chatRequest struct {
+	Client string `json:"client"`
+	Text   string `json:"text"`
+}
+
+// serveChat is POST /chat, the back channel SSE needs because its stream
+// only goes one way. The answer is 202: the echo itself arrives on the
+// client's stream, which is the point the demo makes.
+func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		httpError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+	var req chatRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.ChatBodyLimit))
+	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpError(w, http.StatusRequestEntityTooLarge, "body over "+strconv.FormatInt(s.cfg.ChatBodyLimit, 10)+" bytes")
+			return
+		}
+		httpError(w, http.StatusBadRequest, "malformed JSON: want {\"client\":\"<id from hello>\",\"text\":\"...\"}")
+		return
+	}
+	if dec.More() {
+		httpError(w, http.StatusBadRequest, "malformed JSON: one object expected")
+		return
+	}
+	if req.Text == "" {
+		httpError(w, http.StatusBadRequest, "text is empty")
+		return
+	}
+	if req.Client == "" {
+		httpError(w, http.StatusBadRequest, "client is empty: send the id from the stream's hello event")
+		return
+	}
+
+	err := s.hub.deliverEcho(req.Client, sseEcho(req.Text))
+	var limited *RateLimitError
+	switch {
+	case err == nil:
+		s.stats.sse.Chats.Add(1)
+		writeJSON(w, http.StatusAccepted, map[string]bool{"queued": true})
+		return
+	case errors.Is(err, ErrUnknownClient):
+		httpError(w, http.StatusNotFound, err.Error())
+		return // not a refused chat: there is no one to refuse it to
+	case errors.As(err, &limited):
+		secs := int64((limited.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		httpError(w, http.StatusTooManyRequests, err.Error())
+	case errors.Is(err, ErrQueueFull):
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		httpError(w, http.StatusInternalServerError, err.Error())
+	}
+	s.stats.sse.ChatRefused.Add(1)
+}
+
+// sseEcho encodes the echo of a chat text as an SSE event with no id:
+// echoes are not part of the resumable clock stream.
+func sseEcho(text string) []byte {
+	data, _ := json.Marshal(struct {
+		Text string `json:"text"`
+	}{text})
+	frame, _ := sse.AppendEvent(nil, sse.Event{Type: "echo", Data: string(data)})
+	return frame
+}

@@ -1,0 +1,62 @@
+package compare
+
+import "sync/atomic"
+
+// Counters are one transport's numbers in GET /stats. They are updated with
+// atomics from every connection's goroutine and read without locks.
+type Counters struct {
+	Open        atomic.Int64 // connections open now
+	Connects    atomic.Int64 // connections accepted since start
+	Resumes     atomic.Int64 // of those, how many resumed from a last event id
+	Gaps        atomic.Int64 // resumes older than the replay window
+	Ticks       atomic.Int64 // tick messages written, live and replayed
+	Bytes       atomic.Int64 // message bytes written (SSE: the stream's bytes; WS: message payloads)
+	SlowDropped atomic.Int64 // clients dropped because their queue was full
+	Dropped     atomic.Int64 // connections closed by POST /drop
+	Chats       atomic.Int64 // chat messages echoed
+	ChatRefused atomic.Int64 // chat messages refused (rate limit, full queue, empty)
+}
+
+// Stats holds the counters of both transports.
+type Stats struct {
+	sse, ws Counters
+}
+
+func (s *Stats) of(t Transport) *Counters {
+	if t == SSE {
+		return &s.sse
+	}
+	return &s.ws
+}
+
+// CountersSnapshot is Counters at one moment, as GET /stats shows them.
+type CountersSnapshot struct {
+	Open        int64 `json:"open"`
+	Connects    int64 `json:"connects"`
+	Resumes     int64 `json:"resumes"`
+	Gaps        int64 `json:"gaps"`
+	Ticks       int64 `json:"ticks"`
+	Bytes       int64 `json:"bytes"`
+	SlowDropped int64 `json:"slow_dropped"`
+	Dropped     int64 `json:"dropped"`
+	Chats       int64 `json:"chats"`
+	ChatRefused int64 `json:"chat_refused"`
+}
+
+// Snapshot reads every counter.
+func (c *Counters) Snapshot() CountersSnapshot {
+	return CountersSnapshot{
+		Open: c.Open.Load(), Connects: c.Connects.Load(), Resumes: c.Resumes.Load(),
+		Gaps: c.Gaps.Load(), Ticks: c.Ticks.Load(), Bytes: c.Bytes.Load(),
+		SlowDropped: c.SlowDropped.Load(), Dropped: c.Dropped.Load(),
+		Chats: c.Chats.Load(), ChatRefused: c.ChatRefused.Load(),
+	}
+}
+
+// StatsSnapshot is the body of GET /stats.
+type StatsSnapshot struct {
+	IntervalMS int64            `json:"interval_ms"`
+	Seq        int64            `json:"seq"` // newest published tick
+	SSE        CountersSnapshot `json:"sse"`
+	WS         CountersSnapshot `json:"ws"`
+}

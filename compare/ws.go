@@ -1,0 +1,69 @@
+package compare
+
+import (
+	"errors"
+	"iter"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ssevsws/ssevsws/ws"
+)
+
+// wsFeed shows a hub subscription to the ws.Handler.
+type wsFeed struct {
+	sub   *subscription
+	stats *Counters
+}
+
+var _ ws.Feed = wsFeed{}
+
+// subscribeWS is the ws.Handler's Subscribe.
+func (s *Server) subscribeWS(_ *http.Request, lastEventID string) (ws.Feed, error) {
+	sub, err := s.hub.subscribe(WS, lastEventID)
+	if err != nil {
+		return nil, err
+	}
+	return wsFeed{sub: sub, stats: s.stats.of(WS)}, nil
+}
+
+func (f wsFeed) Client() string        { return f.sub.id }
+func (f wsFeed) Live() <-chan []byte   { return f.sub.ticks }
+func (f wsFeed) Done() <-chan struct{} { return f.sub.done }
+func (f wsFeed) Close()                { f.sub.close() }
+
+func (f wsFeed) Backlog() iter.Seq[[]byte] {
+	return f.sub.backlog(func(from, to int64) []byte { return ws.AppendGap(nil, from, to) },
+		func(t Tick) []byte { return t.WS })
+}
+
+// Err turns the hub's reason into the close code a client can act on.
+func (f wsFeed) Err() error {
+	switch err := f.sub.err; {
+	case errors.Is(err, ErrShuttingDown):
+		return websocket.CloseError{Code: websocket.StatusGoingAway, Reason: "server shutting down"}
+	case errors.Is(err, ErrDropped):
+		return websocket.CloseError{Code: websocket.StatusGoingAway, Reason: "dropped on request (/drop)"}
+	case errors.Is(err, ErrTooSlow):
+		return websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: "too slow: send queue full"}
+	default:
+		return err
+	}
+}
+
+func (f wsFeed) Chat(string) error {
+	if err := f.sub.chat.take(time.Now()); err != nil {
+		f.stats.ChatRefused.Add(1)
+		return err
+	}
+	f.stats.Chats.Add(1)
+	return nil
+}
+
+func (f wsFeed) Wrote(msg []byte) {
+	f.stats.Bytes.Add(int64(len(msg)))
+	if ws.IsTick(msg) {
+		f.stats.Ticks.Add(1)
+	}
+}

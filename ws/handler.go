@@ -1,0 +1,299 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+)
+
+// Defaults for the zero values of Handler's limits.
+const (
+	DefaultReadLimit    = 4 << 10          // bytes in one client message
+	DefaultPingInterval = 20 * time.Second // well under the 60 s idle timeout of common proxies
+	DefaultWriteTimeout = 10 * time.Second // a client that cannot take a message in this long is gone
+)
+
+// A Feed is what the server pushes to one connection. The Handler asks for
+// one per connection (Handler.Subscribe) and drives it from a single writer
+// goroutine, so a Feed never sees concurrent calls except Chat, which comes
+// from the reader goroutine.
+type Feed interface {
+	// Client is the id the hello message announces.
+	Client() string
+	// Backlog yields the messages to send before live ones: a gap, then
+	// replayed ticks, in order. It may be empty.
+	Backlog() iter.Seq[[]byte]
+	// Live delivers encoded messages (ticks) after the backlog.
+	Live() <-chan []byte
+	// Done is closed when the server ends this connection (shutdown, a drop
+	// request, a client too slow to keep up).
+	Done() <-chan struct{}
+	// Err says why Done was closed. If it is (or wraps) a websocket.CloseError
+	// the connection is closed with that code and reason, otherwise with 1011.
+	Err() error
+	// Chat is asked about every chat message: nil means echo it, an error
+	// refuses it (for example a rate limit) with an "error" message.
+	Chat(text string) error
+	// Wrote reports a data message the handler has written to the socket
+	// (hello, backlog, live, echo or error), for stats. IsTick tells ticks
+	// from the rest.
+	Wrote(msg []byte)
+	// Close releases the feed; the handler calls it once, when the
+	// connection ends for any reason.
+	Close()
+}
+
+// Handler serves the WebSocket endpoint: ticks down, chat up, echo down, on
+// one connection.
+//
+// Each connection has exactly two goroutines: the HTTP server's, which the
+// handler uses as the only writer, and one reader. The reader never writes:
+// it hands echoes to the writer through a small channel, so message order on
+// the socket is decided in one place.
+type Handler struct {
+	// Subscribe returns the feed for a new connection. lastEventID is the raw
+	// lastEventId query parameter ("" when absent); the feed decides what it
+	// means. An error refuses the connection with 1013 (try again later).
+	Subscribe func(r *http.Request, lastEventID string) (Feed, error)
+
+	// OriginPatterns lists the extra origins allowed to connect, as
+	// coder/websocket patterns ("localhost:3000" or "http://localhost:3000").
+	// The request's own host is always allowed.
+	OriginPatterns []string
+
+	ReadLimit    int64         // largest client message; 0 means DefaultReadLimit
+	PingInterval time.Duration // 0 means DefaultPingInterval
+	WriteTimeout time.Duration // per message; 0 means DefaultWriteTimeout
+
+	Logger *slog.Logger // nil means slog.Default()
+}
+
+// ServeHTTP upgrades the request and runs the connection until one side ends it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := h.logger().With("transport", "ws", "remote", r.RemoteAddr)
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
+	if err != nil {
+		// Accept has already answered (403 for a foreign origin, 426 or 400
+		// for a request that is not a WebSocket handshake).
+		log.Info("websocket handshake refused", "origin", r.Header.Get("Origin"), "err", err)
+		return
+	}
+	conn.SetReadLimit(h.readLimit())
+
+	feed, err := h.Subscribe(r, r.URL.Query().Get("lastEventId"))
+	if err != nil {
+		log.Warn("websocket refused", "err", err)
+		conn.Close(websocket.StatusTryAgainLater, truncateReason(err.Error()))
+		return
+	}
+	defer feed.Close()
+	log = log.With("client", feed.Client())
+
+	s := &session{h: h, conn: conn, feed: feed, log: log}
+	s.run()
+}
+
+// session is one live connection.
+type session struct {
+	h    *Handler
+	conn *websocket.Conn
+	feed Feed
+	log  *slog.Logger
+}
+
+// run is the writer: hello, backlog, then live messages, echoes and pings
+// until the feed ends, the reader stops or a write fails.
+func (s *session) run() {
+	// The request context must not be used after Accept hijacked the
+	// connection; this one lives exactly as long as the session.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	outbox := make(chan []byte, 8) // echoes and refusals from the reader
+	readDone := make(chan ending, 1)
+	go func() { readDone <- s.read(ctx, outbox) }()
+
+	end, fromReader := s.push(ctx, outbox, readDone)
+	s.close(end)
+	cancel()
+	if !fromReader {
+		<-readDone // closing the connection has ended the reader
+	}
+}
+
+// ending says why a session ends and how to close the socket.
+type ending struct {
+	code   websocket.StatusCode // 0: close at once, no close handshake to do
+	reason string
+	err    error // for the log
+}
+
+// push writes until something ends the session. fromReader reports whether
+// the reader's result was consumed.
+func (s *session) push(ctx context.Context, outbox <-chan []byte, readDone <-chan ending) (end ending, fromReader bool) {
+	if err := s.write(ctx, Encode(Message{Type: TypeHello, Client: s.feed.Client()})); err != nil {
+		return ending{err: err}, false
+	}
+	for msg := range s.feed.Backlog() {
+		if err := s.write(ctx, msg); err != nil {
+			return ending{err: err}, false
+		}
+	}
+
+	ping := time.NewTicker(s.h.pingInterval())
+	defer ping.Stop()
+	for {
+		select {
+		case msg := <-s.feed.Live():
+			if err := s.write(ctx, msg); err != nil {
+				return ending{err: err}, false
+			}
+		case msg := <-outbox:
+			if err := s.write(ctx, msg); err != nil {
+				return ending{err: err}, false
+			}
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, s.h.writeTimeout())
+			err := s.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return ending{err: fmt.Errorf("keep-alive ping: %w", err)}, false
+			}
+		case <-s.feed.Done():
+			return serverEnding(s.feed.Err()), false
+		case end := <-readDone:
+			return end, true
+		}
+	}
+}
+
+// serverEnding turns the feed's reason into a close code: the feed's own
+// CloseError when it has one, 1011 otherwise.
+func serverEnding(err error) ending {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return ending{code: ce.Code, reason: ce.Reason, err: err}
+	}
+	return ending{code: websocket.StatusInternalError, reason: "internal error", err: err}
+}
+
+func (s *session) write(ctx context.Context, msg []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s.h.writeTimeout())
+	defer cancel()
+	if err := s.conn.Write(ctx, websocket.MessageText, msg); err != nil {
+		return err
+	}
+	s.feed.Wrote(msg)
+	return nil
+}
+
+// read decodes client messages until the connection ends or a message breaks
+// the protocol. It never writes to the socket itself: echoes and refusals go
+// to the writer through outbox, so one goroutine decides the order of
+// everything the client receives.
+func (s *session) read(ctx context.Context, outbox chan<- []byte) ending {
+	for {
+		typ, data, err := s.conn.Read(ctx)
+		if err != nil {
+			// The peer closed (coder/websocket has answered its close frame),
+			// the message was over the read limit (coder/websocket has
+			// already closed with 1009), or the connection broke.
+			return ending{err: err}
+		}
+		if typ != websocket.MessageText {
+			return ending{code: websocket.StatusUnsupportedData, reason: "binary messages are not supported; send JSON text",
+				err: errors.New("binary message")}
+		}
+		reply, end := s.answer(data)
+		if end != nil {
+			return *end
+		}
+		select {
+		case outbox <- reply:
+		case <-ctx.Done():
+			return ending{err: ctx.Err()}
+		}
+	}
+}
+
+// answer turns one client message into the message to send back, or into
+// the ending for a message that breaks the protocol.
+func (s *session) answer(data []byte) ([]byte, *ending) {
+	text, err := DecodeChat(data)
+	switch {
+	case errors.Is(err, ErrUnknownType):
+		return nil, &ending{code: websocket.StatusUnsupportedData, reason: truncateReason(err.Error()), err: err}
+	case errors.Is(err, ErrEmptyChat):
+		return Encode(Message{Type: TypeError, Text: "chat text is empty"}), nil
+	case err != nil:
+		return nil, &ending{code: websocket.StatusInvalidFramePayloadData, reason: "malformed JSON message", err: err}
+	}
+	if err := s.feed.Chat(text); err != nil {
+		return Encode(Message{Type: TypeError, Text: err.Error()}), nil
+	}
+	return Encode(Message{Type: TypeEcho, Text: text}), nil
+}
+
+// close ends the connection as end says and logs it at the level it deserves.
+func (s *session) close(end ending) {
+	if end.code == 0 {
+		if websocket.CloseStatus(end.err) != -1 || errors.Is(end.err, context.Canceled) {
+			s.log.Debug("closed by client", "code", int(websocket.CloseStatus(end.err)))
+		} else {
+			s.log.Info("connection lost", "err", end.err)
+		}
+		s.conn.CloseNow()
+		return
+	}
+	s.log.Info("closing", "code", int(end.code), "reason", end.reason, "err", end.err)
+	s.conn.Close(end.code, end.reason)
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}
+
+func (h *Handler) readLimit() int64 {
+	if h.ReadLimit > 0 {
+		return h.ReadLimit
+	}
+	return DefaultReadLimit
+}
+
+func (h *Handler) pingInterval() time.Duration {
+	if h.PingInterval > 0 {
+		return h.PingInterval
+	}
+	return DefaultPingInterval
+}
+
+func (h *Handler) writeTimeout() time.Duration {
+	if h.WriteTimeout > 0 {
+		return h.WriteTimeout
+	}
+	return DefaultWriteTimeout
+}
+
+// truncateReason keeps a close reason within the 123 bytes a close frame
+// allows, cutting at a UTF-8 boundary.
+func truncateReason(s string) string {
+	const max = 123
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
