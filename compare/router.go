@@ -30,10 +30,10 @@ import (
 // CORS to WebSocket, they send Origin and leave the decision to the server.
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
-	allowed := map[string][]string{} // path → methods, for 405's Allow header
 	handle := func(path string, h http.Handler, methods ...string) {
-		allowed[path] = methods
 		r.Handle(path, h).Methods(append(methods, http.MethodOptions)...)
+		// Any other method on a known path is a 405, not the page's 404.
+		r.Handle(path, methodNotAllowed(methods))
 	}
 
 	c := cors.New(cors.Options{
@@ -62,15 +62,15 @@ func (s *Server) routes() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		methods := allowed[r.URL.Path]
-		if methods == nil {
-			methods = []string{http.MethodGet, http.MethodHead}
-		}
+	return r
+}
+
+// methodNotAllowed answers 405 with the Allow header a client needs.
+func methodNotAllowed(methods []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", strings.Join(methods, ", "))
 		httpError(w, http.StatusMethodNotAllowed, r.Method+" not allowed on "+r.URL.Path+"; use "+strings.Join(methods, " or "))
 	})
-	return r
 }
 
 func (s *Server) serveStats(w http.ResponseWriter, _ *http.Request) {

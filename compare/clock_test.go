@@ -1,0 +1,108 @@
+package compare
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssevsws/ssevsws/sse"
+	"github.com/ssevsws/ssevsws/ws"
+)
+
+func TestSeqIsAFunctionOfWallTime(t *testing.T) {
+	c := NewClock(200*time.Millisecond, time.Minute)
+	at := time.Date(2026, 11, 25, 10, 0, 0, 450e6, time.UTC)
+	seq := c.SeqAt(at)
+	if want := at.UnixMilli() / 200; seq != want {
+		t.Fatalf("SeqAt = %d, want unixMillis/interval = %d", seq, want)
+	}
+	if got, want := c.TimeOf(seq), time.Date(2026, 11, 25, 10, 0, 0, 400e6, time.UTC); !got.Equal(want) {
+		t.Errorf("TimeOf(%d) = %v, want the start of its interval %v", seq, got, want)
+	}
+	// Another clock (a restarted server) agrees.
+	if other := NewClock(200*time.Millisecond, time.Hour); other.SeqAt(at) != seq {
+		t.Error("two clocks with the same interval disagree on a seq")
+	}
+}
+
+// A tick says the same thing on both transports, and each encoding is
+// exactly what DESIGN.md gives.
+func TestTickEncodings(t *testing.T) {
+	c := NewClock(time.Second, time.Minute)
+	tick := c.Tick(1764064800)
+	if tick.Time != "2025-11-25T10:00:00.000Z" {
+		t.Fatalf("time %q", tick.Time)
+	}
+	wantSSE := "id: 1764064800\nevent: tick\ndata: {\"seq\":1764064800,\"time\":\"2025-11-25T10:00:00.000Z\"}\n\n"
+	if string(tick.SSE) != wantSSE {
+		t.Errorf("SSE frame\n%q\nwant\n%q", tick.SSE, wantSSE)
+	}
+	wantWS := `{"type":"tick","seq":1764064800,"time":"2025-11-25T10:00:00.000Z"}`
+	if string(tick.WS) != wantWS {
+		t.Errorf("WS message %s, want %s", tick.WS, wantWS)
+	}
+
+	// A spec-following parser reads the SSE frame back as one tick event
+	// whose id is the seq and whose data is the WS message minus its type.
+	ev, err := sse.NewReader(strings.NewReader(string(tick.SSE))).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != "tick" || ev.ID != "1764064800" {
+		t.Errorf("parsed SSE event type %q id %q", ev.Type, ev.ID)
+	}
+	var fromSSE, fromWS ws.Message
+	json.Unmarshal([]byte(ev.Data), &fromSSE)
+	json.Unmarshal(tick.WS, &fromWS)
+	fromWS.Type = ""
+	if fromSSE != fromWS {
+		t.Errorf("payloads differ: SSE %+v, WS %+v", fromSSE, fromWS)
+	}
+}
+
+func TestTickEncodingAllocatesOnlyItsBuffers(t *testing.T) {
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { buf = AppendSSETick(buf[:0], 1764064800, "2025-11-25T10:00:00.000Z") }); n != 0 {
+		t.Errorf("AppendSSETick allocates %v times per call with room in dst", n)
+	}
+}
+
+func TestPlanResume(t *testing.T) {
+	c := NewClock(time.Second, time.Minute) // window: 60 ticks
+	const now = 1000
+	none := Resume{GapFrom: 1, GapTo: 0, From: now, To: now}
+	tests := []struct {
+		lastID string
+		want   Resume
+		ok     bool
+	}{
+		{"", none, true}, // new client: the current tick at once
+		{"990", Resume{Resumed: true, GapFrom: 1, GapTo: 0, From: 991, To: now}, true},     // replay 991..1000
+		{"999", Resume{Resumed: true, GapFrom: 1, GapTo: 0, From: 1000, To: now}, true},    // one missed
+		{"1000", Resume{Resumed: true, GapFrom: 1, GapTo: 0, From: 1001, To: now}, true},   // up to date: nothing
+		{"941", Resume{Resumed: true, GapFrom: 1, GapTo: 0, From: 942, To: now}, true},     // window's first tick
+		{"940", Resume{Resumed: true, GapFrom: 1, GapTo: 0, From: 941, To: now}, true},     // just inside
+		{"939", Resume{Resumed: true, GapFrom: 940, GapTo: 940, From: 941, To: now}, true}, // one tick too old
+		{"100", Resume{Resumed: true, GapFrom: 101, GapTo: 940, From: 941, To: now}, true}, // gap, then window
+		{"0", Resume{Resumed: true, GapFrom: 1, GapTo: 940, From: 941, To: now}, true},
+		{"1001", none, false}, // future
+		{"99999999999999999999", none, false},
+		{"-5", none, false},
+		{"+5", none, false},
+		{" 5", none, false},
+		{"5 ", none, false},
+		{"0x10", none, false},
+		{"abc", none, false},
+		{"1e3", none, false},
+	}
+	for _, tt := range tests {
+		got, ok := c.PlanResume(tt.lastID, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("PlanResume(%q) = %+v, %v; want %+v, %v", tt.lastID, got, ok, tt.want, tt.ok)
+		}
+		if got.HasGap() && got.GapTo != got.From-1 {
+			t.Errorf("PlanResume(%q): gap %d..%d does not end right before the replay from %d", tt.lastID, got.GapFrom, got.GapTo, got.From)
+		}
+	}
+}

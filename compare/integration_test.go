@@ -1,0 +1,351 @@
+package compare
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ssevsws/ssevsws/ws"
+)
+
+// Both transports carry the same clock: the same seq comes with the same
+// time on each.
+func TestBothTransportsCarryTheSameTicks(t *testing.T) {
+	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	sseLog, _ := runSSE(t, ts)
+	wsLog, _ := runWS(t, ts)
+	sseLog.waitFor(t, "5 SSE ticks", atLeastTicks(5))
+	wsLog.waitFor(t, "5 WS ticks", atLeastTicks(5))
+	// Each client starts at the tick current when it connected; wait until
+	// both have seen the same later tick, then compare every common one.
+	sseSeqs, _ := sseLog.snapshot()
+	wsSeqs, _ := wsLog.snapshot()
+	target := max(sseSeqs[len(sseSeqs)-1], wsSeqs[len(wsSeqs)-1]) + 2
+	sseLog.waitFor(t, "SSE past target", pastSeq(target))
+	wsLog.waitFor(t, "WS past target", pastSeq(target))
+
+	sseLog.mu.Lock()
+	defer sseLog.mu.Unlock()
+	wsLog.mu.Lock()
+	defer wsLog.mu.Unlock()
+	common := 0
+	for seq, wsTime := range wsLog.times {
+		sseTime, ok := sseLog.times[seq]
+		if !ok {
+			continue
+		}
+		common++
+		if sseTime != wsTime {
+			t.Errorf("tick %d: SSE time %q, WebSocket time %q", seq, sseTime, wsTime)
+		}
+		if want := ts.Clock().TimeOf(seq).Format(timeLayout); wsTime != want {
+			t.Errorf("tick %d: time %q, want %q (seq × interval)", seq, wsTime, want)
+		}
+	}
+	if common < 3 {
+		t.Errorf("only %d ticks seen on both transports", common)
+	}
+	checkNoLoss(t, "sse", sseLog.seqs)
+	checkNoLoss(t, "ws", wsLog.seqs)
+}
+
+// Chat goes up and its echo comes back: on the same socket for WebSocket,
+// through POST /chat and the event stream for SSE.
+func TestChatEchoBothWays(t *testing.T) {
+	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	const text = `<b>hi</b> "quoted" ünïcode`
+
+	t.Run("ws", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := ws.Dial(ctx, ts.url("ws", "/ws"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.CloseNow()
+		if err := conn.Chat(ctx, text); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			m, err := conn.Read(ctx)
+			if err != nil {
+				t.Fatalf("no echo: %v", err)
+			}
+			if m.Type == ws.TypeEcho {
+				if m.Text != text {
+					t.Errorf("echo %q, want %q", m.Text, text)
+				}
+				return
+			}
+		}
+	})
+
+	t.Run("sse", func(t *testing.T) {
+		log, _ := runSSE(t, ts)
+		var client string
+		log.waitFor(t, "hello", func(_ []int64, other []string) bool {
+			for _, o := range other {
+				if data, ok := strings.CutPrefix(o, "hello:"); ok {
+					var h struct{ Client string }
+					json.Unmarshal([]byte(data), &h)
+					client = h.Client
+					return true
+				}
+			}
+			return false
+		})
+		body, _ := json.Marshal(chatRequest{Client: client, Text: text})
+		resp, err := http.Post(ts.url("http", "/chat"), "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("POST /chat: %d, want 202", resp.StatusCode)
+		}
+		want, _ := json.Marshal(map[string]string{"text": text})
+		log.waitFor(t, "echo on the stream", func(_ []int64, other []string) bool {
+			for _, o := range other {
+				if o == "echo:"+string(want) {
+					return true
+				}
+			}
+			return false
+		})
+		if got := ts.Stats().SSE.Chats; got != 1 {
+			t.Errorf("stats: %d SSE chats, want 1", got)
+		}
+	})
+	http.DefaultClient.CloseIdleConnections()
+}
+
+// POST /drop closes every connection of one transport; both Go clients come
+// back by themselves and, resuming from their last id, lose no tick.
+func TestDropThenResumeLosesNothing(t *testing.T) {
+	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	sseLog, _ := runSSE(t, ts)
+	wsLog, _ := runWS(t, ts)
+	sseLog.waitFor(t, "SSE ticks", atLeastTicks(3))
+	wsLog.waitFor(t, "WS ticks", atLeastTicks(3))
+
+	for _, tr := range []string{"sse", "ws"} {
+		resp, err := http.Post(ts.url("http", "/drop?transport="+tr), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Dropped int }
+		json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || got.Dropped != 1 {
+			t.Fatalf("drop %s: status %d, dropped %d; want 200 and 1", tr, resp.StatusCode, got.Dropped)
+		}
+	}
+	after := ts.Stats().Seq + 5
+	sseLog.waitFor(t, "SSE ticks after the drop", pastSeq(after))
+	wsLog.waitFor(t, "WS ticks after the drop", pastSeq(after))
+
+	sseSeqs, _ := sseLog.snapshot()
+	wsSeqs, _ := wsLog.snapshot()
+	checkNoLoss(t, "sse", sseSeqs)
+	checkNoLoss(t, "ws", wsSeqs)
+	st := ts.Stats()
+	if st.SSE.Resumes < 1 || st.WS.Resumes < 1 {
+		t.Errorf("stats: resumes sse=%d ws=%d, want at least 1 each", st.SSE.Resumes, st.WS.Resumes)
+	}
+	if st.SSE.Dropped != 1 || st.WS.Dropped != 1 {
+		t.Errorf("stats: dropped sse=%d ws=%d, want 1 each", st.SSE.Dropped, st.WS.Dropped)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+// A restart is a new process with no memory of its clients: because a seq
+// is a function of wall time, the new server re-creates every tick the
+// clients missed while it was down.
+func TestRestartResumesWithoutLoss(t *testing.T) {
+	first := startServer(t, fastConfig(), "127.0.0.1:0")
+	addr := first.addr
+	sseLog, _ := runSSE(t, first)
+	wsLog, _ := runWS(t, first)
+	sseLog.waitFor(t, "SSE ticks", atLeastTicks(3))
+	wsLog.waitFor(t, "WS ticks", atLeastTicks(3))
+
+	first.stop(t)
+	down := first.Stats().Seq
+	// Stay down for several ticks so that there is something to replay.
+	time.Sleep(5 * fastConfig().Interval)
+
+	second := startServer(t, fastConfig(), addr)
+	after := second.Stats().Seq + 3
+	sseLog.waitFor(t, "SSE ticks from the new server", pastSeq(after))
+	wsLog.waitFor(t, "WS ticks from the new server", pastSeq(after))
+
+	sseSeqs, _ := sseLog.snapshot()
+	wsSeqs, _ := wsLog.snapshot()
+	checkNoLoss(t, "sse", sseSeqs)
+	checkNoLoss(t, "ws", wsSeqs)
+	if after-down < 5 {
+		t.Errorf("the server was down for only %d ticks; the test proves little", after-down)
+	}
+	st := second.Stats()
+	if st.SSE.Resumes != 1 || st.WS.Resumes != 1 {
+		t.Errorf("new server's stats: resumes sse=%d ws=%d, want 1 each", st.SSE.Resumes, st.WS.Resumes)
+	}
+}
+
+// A client that stops reading fills its queue and is dropped and counted;
+// meanwhile a healthy client keeps getting every tick on time.
+func TestStuckClientIsDroppedWithoutDelayingOthers(t *testing.T) {
+	cfg := fastConfig()
+	cfg.Interval = 5 * time.Millisecond
+	cfg.QueueSize = 4
+	cfg.WriteTimeout = 500 * time.Millisecond
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Small socket buffers make a client that does not read back up in a
+	// fraction of a second instead of after megabytes.
+	ts := serveOn(t, srv, smallBuffers{ln})
+
+	healthy, _ := runSSE(t, ts)
+	healthyWS, _ := runWS(t, ts)
+	healthy.waitFor(t, "healthy SSE client", atLeastTicks(1))
+	healthyWS.waitFor(t, "healthy WS client", atLeastTicks(1))
+
+	// The stuck SSE client: sends its request and never reads.
+	stuck, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	stuck.(*net.TCPConn).SetReadBuffer(1024)
+	stuck.Write([]byte("GET /sse HTTP/1.1\r\nHost: " + ts.addr + "\r\n\r\n"))
+
+	// The stuck WebSocket client: completes the handshake, never reads.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stuckWS, _, err := websocket.Dial(ctx, ts.url("ws", "/ws"), &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err == nil {
+				c.(*net.TCPConn).SetReadBuffer(1024)
+			}
+			return c, err
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuckWS.CloseNow()
+
+	deadline := time.After(10 * time.Second)
+	for st := ts.Stats(); st.SSE.SlowDropped < 1 || st.WS.SlowDropped < 1; st = ts.Stats() {
+		select {
+		case <-deadline:
+			t.Fatalf("stuck clients not dropped: stats %+v", st)
+		case <-healthy.changed: // wait for the next tick, then look again
+		}
+	}
+	after := ts.Stats().Seq + 10
+	healthy.waitFor(t, "healthy SSE client after the drop", pastSeq(after))
+	healthyWS.waitFor(t, "healthy WS client after the drop", pastSeq(after))
+	for name, l := range map[string]*seqLog{"sse": healthy, "ws": healthyWS} {
+		seqs, _ := l.snapshot()
+		checkNoLoss(t, "healthy "+name+" client", seqs)
+	}
+	// The stuck connections' handlers may still be blocked in a write; the
+	// write deadline frees them.
+	for st := ts.Stats(); st.SSE.Open != 1 || st.WS.Open != 1; st = ts.Stats() {
+		select {
+		case <-deadline:
+			t.Fatalf("open connections sse=%d ws=%d; want only the healthy one of each", st.SSE.Open, st.WS.Open)
+		case <-healthy.changed:
+		}
+	}
+}
+
+// smallBuffers shrinks the server side's send buffer of every connection.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(1024)
+	}
+	return c, err
+}
+
+// Shutdown tells SSE clients to come back soon and ends their streams,
+// closes WebSockets with 1001, and leaves no goroutine behind.
+func TestShutdownEndsEveryConnection(t *testing.T) {
+	cfg := fastConfig()
+	cfg.ShutdownRetry = 123 * time.Millisecond
+	ts := startServer(t, cfg, "127.0.0.1:0")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := ws.Dial(ctx, ts.url("ws", "/ws"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	if m, err := conn.Read(ctx); err != nil || m.Type != ws.TypeHello {
+		t.Fatalf("first message %+v, %v; want hello", m, err)
+	}
+
+	client := newHTTPClient(t)
+	resp, err := client.Get(ts.url("http", "/sse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body := bufio.NewReader(resp.Body)
+	if line, _ := body.ReadString('\n'); line != "retry: 30\n" {
+		t.Fatalf("first line %q, want the configured retry", line)
+	}
+
+	ts.stop(t)
+
+	// The SSE stream ends with the short retry, then EOF.
+	rest := readAll(t, body)
+	if !strings.HasSuffix(rest, "retry: 123\n\n") {
+		t.Errorf("stream did not end with the shutdown retry; its tail: %q", tail(rest, 80))
+	}
+	// The WebSocket is closed with 1001.
+	for {
+		_, err := conn.Read(ctx)
+		if err != nil {
+			if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
+				t.Errorf("websocket closed with %v (%v), want 1001", code, err)
+			}
+			break
+		}
+	}
+	// New connections are not served any more.
+	if _, err := client.Get(ts.url("http", "/healthz")); err == nil {
+		t.Error("the server still accepts connections after Shutdown")
+	}
+}
+
+func readAll(t *testing.T, r *bufio.Reader) string {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Errorf("reading the rest of the stream: %v", err)
+	}
+	return string(b)
+}
+
+func tail(s string, n int) string { return s[max(0, len(s)-n):] }
+

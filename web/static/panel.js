@@ -1,0 +1,264 @@
+// panel.js: the DOM of one panel (state, latest tick, counters, log, chat
+// form, buttons) and what the two transports have in common.
+// Why: SSE and WebSocket carry the same messages (hello, tick, echo, gap,
+// error) with the same JSON fields, so the transport modules only turn their
+// events into handle(type, data) calls and all the display and counting is
+// written once, here. Every server-provided string goes through textContent
+// and is never parsed as markup: a chat text <img src=x onerror=...> shows as text.
+
+import { TickCounter } from "./ticks.js";
+
+const LOG_LINES = 20;
+const STATES = ["connecting", "open", "reconnecting", "closed"];
+
+export class Panel {
+  // template: the <template id="panel-template">; opts: name ("sse"|"ws"),
+  // title, subtitle, note, chatLabel. The transport and app.js set the
+  // onChat(text) -> Promise<boolean>, onDrop() and onReconnect() hooks.
+  constructor(template, { name, title, subtitle, note, chatLabel }) {
+    this.name = name;
+    this.root = template.content.firstElementChild.cloneNode(true);
+    this.root.dataset.panel = name;
+    this.root.classList.add(`panel-${name}`);
+    this.fields = {};
+    for (const el of this.root.querySelectorAll("[data-field]")) {
+      el.id = `${name}-${el.dataset.field}`;
+      this.fields[el.dataset.field] = el;
+    }
+    const slot = (s) => this.root.querySelector(`[data-slot="${s}"]`);
+    slot("title").textContent = title;
+    slot("title").id = `${name}-title`;
+    this.root.setAttribute("aria-labelledby", `${name}-title`);
+    slot("subtitle").textContent = subtitle;
+    slot("note").textContent = note;
+    slot("chat-label").textContent = chatLabel;
+    slot("chat-label").htmlFor = this.fields["chat-input"].id;
+
+    this.counter = new TickCounter();
+    this.events = 0;
+    this.echoes = 0;
+    this.reconnects = 0;
+    this.everOpened = false;
+    this.client = null;
+    this.lastId = null;
+    this.state = "connecting";
+    this.onChat = async () => false;
+    this.onDrop = async () => {};
+    this.onReconnect = () => {};
+    this.wire();
+    this.setState("connecting");
+  }
+
+  wire() {
+    const f = this.fields;
+    f["chat-form"].addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const text = f["chat-input"].value;
+      if (text.trim() === "") return;
+      f["chat-send"].disabled = true;
+      try {
+        if (await this.onChat(text)) f["chat-input"].value = "";
+      } finally {
+        f["chat-send"].disabled = false;
+      }
+    });
+    f.drop.addEventListener("click", async () => {
+      f.drop.disabled = true;
+      try {
+        await this.onDrop();
+      } finally {
+        f.drop.disabled = false;
+      }
+    });
+    f.reconnect.addEventListener("click", () => this.onReconnect());
+  }
+
+  // setState shows one of connecting | open | reconnecting | closed, by
+  // colour and by word. Leaving "open" forgets the client id: the server
+  // gives a new one on each connection.
+  setState(state) {
+    if (!STATES.includes(state)) throw new Error(`unknown state ${state}`);
+    this.state = state;
+    const el = this.fields.state;
+    el.textContent = state;
+    el.dataset.state = state;
+    this.root.dataset.state = state;
+    this.fields.reconnect.disabled = state === "open";
+    if (state !== "open") this.setClient(null);
+  }
+
+  setClient(id) {
+    this.client = id;
+    this.fields.client.textContent = id ?? "-";
+  }
+
+  // lastSeq is the seq to resume after (null before the first tick).
+  lastSeq() {
+    return this.counter.last;
+  }
+
+  // opened is called when a connection is up: the first one, or a reconnect.
+  opened() {
+    const resumeFrom = this.counter.last;
+    this.counter.opened();
+    if (this.everOpened) this.reconnects++;
+    this.everOpened = true;
+    this.setState("open");
+    this.log(resumeFrom === null ? "open" : `open, resuming after tick ${resumeFrom}`, "info");
+    this.render();
+  }
+
+  // handle takes one message from the server, whatever the transport:
+  // type is hello | tick | echo | gap | error, data the decoded JSON object.
+  // lastEventId is the SSE event's lastEventId (undefined for WebSocket).
+  handle(type, data, lastEventId) {
+    this.events++;
+    if (data === null || typeof data !== "object") {
+      this.log(`bad ${type} message: not a JSON object`, "error");
+      this.render();
+      return;
+    }
+    switch (type) {
+      case "hello":
+        this.setClient(typeof data.client === "string" ? data.client : null);
+        this.log(`hello client=${this.client ?? "?"}`, "info");
+        break;
+      case "tick":
+        this.tick(data, lastEventId);
+        break;
+      case "echo":
+        this.echoes++;
+        this.log(`echo ${String(data.text ?? "")}`, "echo");
+        break;
+      case "gap": {
+        const from = data.from;
+        const to = data.to;
+        if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || to < from) {
+          this.log(`bad gap message: from=${from} to=${to}`, "error");
+          break;
+        }
+        const n = this.counter.gap(from, to);
+        this.log(`gap ${from}..${to}: ${n} tick(s) too old to replay`, "gap");
+        break;
+      }
+      case "error":
+        this.log(`refused: ${String(data.text ?? "")}`, "error");
+        break;
+      default:
+        this.log(`unknown message type "${String(type)}"`, "warn");
+    }
+    this.render();
+  }
+
+  tick(data, lastEventId) {
+    const { seq, time } = data;
+    if (!Number.isSafeInteger(seq) || seq < 0) {
+      this.log(`bad tick: seq=${String(seq)}`, "error");
+      return;
+    }
+    const r = this.counter.tick(seq, time, data.replay === true || data.replayed === true);
+    const f = this.fields;
+    f.seq.textContent = String(seq);
+    f.time.textContent = typeof time === "string" ? time : "-";
+    const t = Date.parse(time);
+    f.delay.textContent = Number.isFinite(t) ? `${Date.now() - t} ms` : "-";
+    if (lastEventId !== undefined) {
+      this.lastId = lastEventId;
+      if (lastEventId !== String(seq)) {
+        this.log(`tick ${seq} arrived with event id "${lastEventId}"`, "warn");
+      }
+    } else {
+      this.lastId = String(this.counter.last);
+    }
+    switch (r.kind) {
+      case "jump":
+        this.log(`lost ${r.to - r.from + 1} tick(s): ${r.from}..${r.to}`, "error");
+        break;
+      case "duplicate":
+        this.log(`duplicate tick ${seq} (after ${r.after})`, "warn");
+        return;
+    }
+    this.logTick(seq, r.replayed);
+  }
+
+  // logTick logs a tick, folding a run of consecutive ticks into one line
+  // ("tick 123 ×5 from 119") so the log keeps room for what matters.
+  logTick(seq, replayed) {
+    const kind = replayed ? "replay" : "tick";
+    const word = replayed ? "replayed tick" : "tick";
+    const top = this.fields.log.firstElementChild;
+    if (top && top.dataset.kind === kind && Number(top.dataset.seq) === seq - 1) {
+      const first = Number(top.dataset.first);
+      top.dataset.seq = String(seq);
+      top.querySelector(".t").textContent = clock();
+      top.querySelector(".msg").textContent = `${word} ${seq}`;
+      top.querySelector(".more").textContent = ` ×${seq - first + 1} from ${first}`;
+      return;
+    }
+    const li = this.log(`${word} ${seq}`, kind);
+    li.dataset.seq = String(seq);
+    li.dataset.first = String(seq);
+  }
+
+  // log adds a line at the top and keeps the last 20. Returns the <li>.
+  log(text, kind = "info") {
+    const li = document.createElement("li");
+    li.dataset.kind = kind;
+    const t = document.createElement("span");
+    t.className = "t";
+    t.textContent = clock();
+    const msg = document.createElement("span");
+    msg.className = "msg";
+    msg.textContent = text;
+    const more = document.createElement("span");
+    more.className = "more";
+    li.append(t, " ", msg, more);
+    const list = this.fields.log;
+    list.prepend(li);
+    while (list.childElementCount > LOG_LINES) list.lastElementChild.remove();
+    return li;
+  }
+
+  render() {
+    const f = this.fields;
+    const c = this.counter;
+    f.events.textContent = String(this.events);
+    f.ticks.textContent = String(c.ticks);
+    f.reconnects.textContent = String(this.reconnects);
+    f.lost.textContent = String(c.lost);
+    f["gap-lost"].textContent = String(c.gapLost);
+    f.duplicates.textContent = String(c.duplicates);
+    f.replayed.textContent = String(c.replayed);
+    f.echoes.textContent = String(this.echoes);
+    f["last-id"].textContent = this.lastId ?? "-";
+    f.lost.parentElement.classList.toggle("bad", c.lost > c.gapLost);
+    f.lost.parentElement.classList.toggle("explained", c.lost > 0 && c.lost === c.gapLost);
+    f.duplicates.parentElement.classList.toggle("bad", c.duplicates > 0);
+  }
+
+  // snapshot returns the panel's numbers for tests (window.ssevsws).
+  snapshot() {
+    const c = this.counter;
+    return {
+      state: this.state,
+      client: this.client,
+      seq: c.last,
+      lastId: this.lastId,
+      events: this.events,
+      ticks: c.ticks,
+      reconnects: this.reconnects,
+      lost: c.lost,
+      gapLost: c.gapLost,
+      duplicates: c.duplicates,
+      replayed: c.replayed,
+      echoes: this.echoes,
+    };
+  }
+}
+
+// clock is the local wall time as HH:MM:SS.mmm for log lines.
+function clock() {
+  const d = new Date();
+  const p = (n, w = 2) => String(n).padStart(w, "0");
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}

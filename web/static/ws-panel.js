@@ -1,0 +1,104 @@
+// ws-panel.js: the WebSocket side, with the browser's WebSocket on GET /ws.
+// Why it is longer than sse-panel.js: a WebSocket carries both directions on
+// one connection (chat goes up the same socket, no back channel), but the
+// browser never reconnects it. So this module does what EventSource does by
+// itself: on close it waits (exponential backoff with jitter, backoff.js),
+// redials, and resumes with ?lastEventId=<last seq seen> so the server can
+// replay the missed ticks and none is lost.
+
+import { Backoff } from "./backoff.js";
+
+// What the close codes the server uses mean (RFC 6455, section 7.4.1).
+const CLOSE_CODES = {
+  1000: "normal closure",
+  1001: "going away: server shutting down, or dropped",
+  1003: "unsupported data",
+  1005: "no status code",
+  1006: "abnormal, no close frame: network cut, server killed, or handshake refused",
+  1007: "invalid message data",
+  1008: "policy violation",
+  1009: "message too big",
+  1011: "server error",
+  1012: "service restart",
+  1013: "try again later",
+};
+
+export function dialURL(lastSeq) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const query = lastSeq !== null ? `?lastEventId=${lastSeq}` : "";
+  return `${scheme}//${location.host}/ws${query}`;
+}
+
+export function startWS(panel) {
+  const backoff = new Backoff({ base: 250, max: 10000 });
+  let ws = null;
+  let timer = null;
+
+  function connect() {
+    clearTimeout(timer);
+    timer = null;
+    panel.setState(panel.everOpened ? "reconnecting" : "connecting");
+    const sock = new WebSocket(dialURL(panel.lastSeq()));
+    ws = sock;
+
+    sock.addEventListener("open", () => {
+      if (ws === sock) panel.opened();
+    });
+    sock.addEventListener("message", (e) => {
+      if (ws !== sock) return;
+      if (typeof e.data !== "string") {
+        panel.log("binary message ignored: the protocol is JSON text", "warn");
+        return;
+      }
+      let msg = null;
+      try {
+        msg = JSON.parse(e.data);
+      } catch {
+        // handle() reports a message that is not a JSON object
+      }
+      const type = msg && typeof msg.type === "string" ? msg.type : "?";
+      // Reset the backoff only once the stream really works (a tick came),
+      // not on open alone: a server that accepts and closes at once must
+      // not be redialled every 250 ms forever.
+      if (type === "tick") backoff.reset();
+      panel.handle(type, msg);
+    });
+    // "error" carries no detail in browsers; "close" always follows it and
+    // has the code and reason, so only close is shown.
+    sock.addEventListener("close", (e) => {
+      if (ws !== sock) return;
+      ws = null;
+      const meaning = CLOSE_CODES[e.code] ?? "";
+      let line = `closed ${e.code}`;
+      if (meaning) line += ` (${meaning})`;
+      if (e.reason) line += `: ${e.reason}`;
+      panel.log(line, e.code === 1000 || e.code === 1001 ? "warn" : "error");
+      const delay = backoff.next();
+      panel.setState("reconnecting");
+      panel.log(`the page redials in ${delay} ms (backoff with jitter)`, "info");
+      timer = setTimeout(connect, delay);
+    });
+  }
+
+  panel.onChat = async (text) => {
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      panel.log("chat not sent: the socket is not open", "warn");
+      return false;
+    }
+    ws.send(JSON.stringify({ type: "chat", text }));
+    return true;
+  };
+
+  panel.onReconnect = () => {
+    panel.log("reconnect now (skipping the backoff wait)", "info");
+    backoff.reset();
+    if (ws) {
+      const old = ws;
+      ws = null; // its close event is now ignored
+      old.close(1000, "reconnect now");
+    }
+    connect();
+  };
+
+  connect();
+}
