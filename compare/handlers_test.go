@@ -202,7 +202,7 @@ func TestBadWebSocketInput(t *testing.T) {
 		{"http://evil.example", false},
 		{"http://allowed.example:3000", true},
 		{"https://allowed.example:3000", false}, // another scheme is another origin
-		{"http://" + ts.addr, true},            // same origin
+		{"http://" + ts.addr, true},             // same origin
 	} {
 		t.Run("origin "+tt.origin, func(t *testing.T) {
 			conn, err := ws.Dial(ctx, ts.url("ws", "/ws"), &websocket.DialOptions{

@@ -348,4 +348,3 @@ func readAll(t *testing.T, r *bufio.Reader) string {
 }
 
 func tail(s string, n int) string { return s[max(0, len(s)-n):] }
-
