@@ -1,0 +1,193 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// DefaultRetry is the reconnection time a Client uses until the server sends
+// a retry: field (browsers use a few seconds too).
+const DefaultRetry = 3 * time.Second
+
+// Client reads an event stream and reconnects the way a browser's
+// EventSource does:
+//
+//   - it asks for text/event-stream and sends Last-Event-ID once it knows one;
+//   - when the connection ends (cleanly or with a network error) it waits the
+//     reconnection time, which the server may change with retry:, and
+//     connects again, resuming after the last event ID;
+//   - when the server answers with a status other than 200 or a Content-Type
+//     other than text/event-stream, it gives up for good (a *StatusError),
+//     because that answer will not change by asking again.
+//
+// Set the fields, then call Run. Do not change them while Run is running.
+type Client struct {
+	URL string
+
+	// HTTPClient makes the requests; nil means http.DefaultClient. It must
+	// not have a Timeout, which would cut every stream after that long.
+	HTTPClient *http.Client
+
+	// Header holds extra request headers.
+	Header http.Header
+
+	// LastEventID is sent on the first connection, like a Last-Event-ID
+	// remembered from an earlier run.
+	LastEventID string
+
+	// DefaultRetry is the reconnection time until the server sends retry:;
+	// <= 0 means the package's DefaultRetry. A server's "retry: 0" means
+	// reconnecting at once.
+	DefaultRetry time.Duration
+
+	// OnOpen, if set, is called in Run's goroutine after each successful
+	// connection (200 OK with text/event-stream).
+	OnOpen func()
+
+	// OnError, if set, is called in Run's goroutine each time a connection
+	// ends, before waiting to reconnect: io.EOF when the server ended the
+	// stream, otherwise the network or parse error.
+	OnError func(error)
+
+	mu     sync.Mutex
+	seeded bool   // Run copied LastEventID into lastID
+	lastID string // the id sent on the next reconnection
+}
+
+// StatusError is the final error of Client.Run when the server's answer is
+// not an event stream: a status other than 200 OK, or a Content-Type other
+// than text/event-stream.
+type StatusError struct {
+	StatusCode  int
+	ContentType string
+}
+
+func (e *StatusError) Error() string {
+	if e.StatusCode != http.StatusOK {
+		return fmt.Sprintf("sse: server answered %d %s instead of an event stream; not reconnecting",
+			e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	return fmt.Sprintf("sse: server answered with Content-Type %q instead of text/event-stream; not reconnecting",
+		e.ContentType)
+}
+
+// Run connects and calls handle, in Run's goroutine, for every event until
+// ctx is done, when it returns ctx.Err() (also while waiting to reconnect).
+// It returns early only with a *StatusError, or an error for a URL that
+// cannot make a request. handle must not be nil; while it runs, no more
+// events are read.
+//
+// Run may be called again after it returns, but not concurrently; each call
+// starts from c.LastEventID.
+func (c *Client) Run(ctx context.Context, handle func(Event)) error {
+	if _, err := http.NewRequest(http.MethodGet, c.URL, nil); err != nil {
+		return fmt.Errorf("sse: %w", err)
+	}
+	c.setLastID(c.LastEventID)
+	retry := c.DefaultRetry
+	if retry <= 0 {
+		retry = DefaultRetry
+	}
+	for {
+		err := c.connect(ctx, &retry, handle)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if _, final := errors.AsType[*StatusError](err); final {
+			return err
+		}
+		if c.OnError != nil {
+			c.OnError(err)
+		}
+		wait := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return ctx.Err()
+		case <-wait.C:
+		}
+	}
+}
+
+// CurrentLastEventID returns the ID the client would send as Last-Event-ID
+// if it reconnected now. It is safe to call from any goroutine.
+func (c *Client) CurrentLastEventID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.seeded {
+		return c.LastEventID
+	}
+	return c.lastID
+}
+
+func (c *Client) setLastID(id string) {
+	c.mu.Lock()
+	c.seeded, c.lastID = true, id
+	c.mu.Unlock()
+}
+
+// connect runs one connection until it ends and returns why it ended.
+// It updates *retry when the server sent a retry: field.
+func (c *Client) connect(ctx context.Context, retry *time.Duration, handle func(Event)) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
+	if err != nil {
+		return err
+	}
+	if c.Header != nil {
+		req.Header = c.Header.Clone()
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Cache-Control", "no-cache")
+	last := c.CurrentLastEventID()
+	if last != "" {
+		req.Header.Set("Last-Event-ID", last)
+	}
+
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := checkResponse(resp); err != nil {
+		return err
+	}
+	if c.OnOpen != nil {
+		c.OnOpen()
+	}
+
+	rd := NewReader(resp.Body)
+	rd.SetLastEventID(last) // events without id: still report the resumed id
+	for {
+		ev, err := rd.Next()
+		// Even a failed Next may have committed an id (a block with "id:"
+		// but no data) or read a retry: field.
+		c.setLastID(rd.LastEventID())
+		if d, ok := rd.Retry(); ok {
+			*retry = d
+		}
+		if err != nil {
+			return err
+		}
+		handle(ev)
+	}
+}
+
+// checkResponse applies EventSource's rule: only "200 OK" with the media
+// type text/event-stream (parameters such as charset allowed) is a stream.
+func checkResponse(resp *http.Response) error {
+	ct := resp.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(ct)
+	if resp.StatusCode != http.StatusOK || mt != "text/event-stream" {
+		return &StatusError{StatusCode: resp.StatusCode, ContentType: ct}
+	}
+	return nil
+}
