@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -46,7 +47,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		srv.Shutdown(context.Background())
 		return 1
 	}
-	url := "http://" + ln.Addr().String() + "/"
+	scheme := "http"
+	if opts.tls {
+		cfg, selfSigned, err := tlsConfig(opts.certFile, opts.keyFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "ssevsws:", err)
+			ln.Close()
+			srv.Shutdown(context.Background())
+			return 2
+		}
+		if selfSigned {
+			log.Info("serving HTTP/2 over TLS with a self-signed certificate for localhost; the browser will warn once")
+		} else {
+			log.Info("serving HTTP/2 over TLS", "cert", opts.certFile)
+		}
+		ln = tls.NewListener(ln, cfg)
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String() + "/"
 	log.Info("listening", "addr", ln.Addr().String(), "interval", srv.Config().Interval, "retry", srv.Config().Retry,
 		"heartbeat", srv.Config().Heartbeat, "replay", srv.Config().Replay)
 	log.Info("drop from other machines with this token", "header", "Authorization: Bearer "+srv.DropToken(),
@@ -78,6 +96,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 type options struct {
 	addr     string
+	tls      bool
+	certFile string
+	keyFile  string
 	cfg      compare.Config
 	logLevel slog.Level
 }
@@ -117,12 +138,18 @@ SSEVSWS_DROP_TOKEN sets the token that allows POST /drop from non-loopback addre
 	fs.Int64Var(&o.cfg.ReadLimit, "read-limit", def.ReadLimit, "largest WebSocket message from a client, in bytes")
 	fs.DurationVar(&o.cfg.WriteTimeout, "write-timeout", def.WriteTimeout, "a client that cannot take one message in this long is dropped")
 	fs.IntVar(&o.cfg.QueueSize, "queue", def.QueueSize, "messages queued per client before it counts as too slow and is dropped")
+	fs.BoolVar(&o.tls, "tls", false, "serve HTTP/2 over TLS (self-signed certificate for localhost unless -cert and -key are given)")
+	fs.StringVar(&o.certFile, "cert", "", "TLS certificate `file` (PEM); implies -tls")
+	fs.StringVar(&o.keyFile, "key", "", "TLS key `file` (PEM); implies -tls")
 	logLevel := fs.String("log", "info", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	if o.certFile != "" || o.keyFile != "" {
+		o.tls = true
 	}
 	if o.cfg.Heartbeat <= 0 {
 		o.cfg.Heartbeat = -1 // compare.Config: negative means off

@@ -64,27 +64,51 @@ func TestPortSetsTheDefaultAddress(t *testing.T) {
 	}
 }
 
+// startRun runs the binary's logic with args until the test ends and
+// returns the page URL it announces.
+func startRun(t *testing.T, args ...string) (url string, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, w := io.Pipe()
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, args, noEnv, w, io.Discard)
+		w.Close()
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cancel()
+		t.Fatalf("no page URL announced: %v", err)
+	}
+	go io.Copy(io.Discard, stdout)
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "ssevsws: open ")
+	if !ok || strings.HasSuffix(url, ":0/") {
+		cancel()
+		t.Fatalf("first line %q: want the page URL with the real port", line)
+	}
+	stopped := false
+	code := 0
+	stop = func() int {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case code = <-exit:
+			case <-time.After(10 * time.Second):
+				t.Fatal("server did not stop within 10s of the signal")
+			}
+		}
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	return url, stop
+}
+
 // The binary serves, announces the real address of port 0, and stops
 // cleanly when its context ends (as on SIGINT/SIGTERM).
 func TestServeUntilSignalled(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout, w := io.Pipe()
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-interval", "100ms"}, noEnv, w, io.Discard)
-		w.Close()
-	}()
-
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "ssevsws: open ")
-	if !ok || strings.HasSuffix(url, ":0/") {
-		t.Fatalf("first line %q: want the page URL with the real port", line)
-	}
+	url, stop := startRun(t, "serve", "-addr", "127.0.0.1:0", "-interval", "100ms")
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Get(url + "healthz")
@@ -95,15 +119,7 @@ func TestServeUntilSignalled(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("/healthz: %d", resp.StatusCode)
 	}
-	go io.Copy(io.Discard, stdout)
-
-	cancel()
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Errorf("exit code %d after a signal, want 0", code)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not stop within 10s of the signal")
+	if code := stop(); code != 0 {
+		t.Errorf("exit code %d after a signal, want 0", code)
 	}
 }
