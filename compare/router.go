@@ -51,10 +51,10 @@ func (s *Server) routes() http.Handler {
 		Logger:         s.log,
 	}
 
-	handle("/sse", c.Handler(http.HandlerFunc(s.serveSSE)), http.MethodGet)
+	handle("/sse", c.Handler(s.limit.limited(http.HandlerFunc(s.serveSSE))), http.MethodGet)
 	handle("/chat", c.Handler(http.HandlerFunc(s.serveChat)), http.MethodPost)
 	handle("/stats", c.Handler(http.HandlerFunc(s.serveStats)), http.MethodGet)
-	handle("/ws", wsh, http.MethodGet)
+	handle("/ws", s.limit.limited(wsh), http.MethodGet) // refused before the upgrade, with a status
 	handle("/drop", http.HandlerFunc(s.serveDrop), http.MethodPost)
 	handle("/healthz", http.HandlerFunc(s.serveHealth), http.MethodGet, http.MethodHead)
 	r.PathPrefix("/").Handler(web.Handler()).Methods(http.MethodGet, http.MethodHead)

@@ -31,6 +31,9 @@ type Config struct {
 	// Empty: New makes a random one (see Server.DropToken).
 	DropToken string
 
+	MaxConns      int // open SSE and WebSocket connections in all; 0: no cap
+	MaxConnsPerIP int // open SSE and WebSocket connections per client IP; 0: no cap
+
 	ReadLimit     int64         // largest WebSocket message from a client, bytes
 	ChatBodyLimit int64         // largest POST /chat body, bytes
 	QueueSize     int           // per-client queue of ticks (and of echoes) not yet written
@@ -120,6 +123,9 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("%s %d: must be positive", v.name, v.n))
 		}
 	}
+	if c.MaxConns < 0 || c.MaxConnsPerIP < 0 {
+		errs = append(errs, fmt.Errorf("connection caps %d and %d: must not be negative (0: no cap)", c.MaxConns, c.MaxConnsPerIP))
+	}
 	for _, o := range c.Origins {
 		if err := checkOrigin(o); err != nil {
 			errs = append(errs, err)
@@ -146,6 +152,7 @@ type Server struct {
 	clock *Clock
 	stats Stats
 	hub   *hub
+	limit *connLimit
 	mux   http.Handler
 
 	stopClock chan struct{}
@@ -177,6 +184,7 @@ func New(cfg Config) (*Server, error) {
 		s.log = slog.Default()
 	}
 	s.hub = newHub(s.clock, &s.stats, &s.cfg, s.log)
+	s.limit = &connLimit{max: cfg.MaxConns, maxPerIP: cfg.MaxConnsPerIP}
 	s.mux = s.routes()
 	go func() {
 		defer close(s.clockDone)

@@ -138,6 +138,8 @@ SSEVSWS_DROP_TOKEN sets the token that allows POST /drop from non-loopback addre
 	fs.Int64Var(&o.cfg.ReadLimit, "read-limit", def.ReadLimit, "largest WebSocket message from a client, in bytes")
 	fs.DurationVar(&o.cfg.WriteTimeout, "write-timeout", def.WriteTimeout, "a client that cannot take one message in this long is dropped")
 	fs.IntVar(&o.cfg.QueueSize, "queue", def.QueueSize, "messages queued per client before it counts as too slow and is dropped")
+	fs.IntVar(&o.cfg.MaxConns, "max-conns", 0, "cap on open SSE and WebSocket connections; more get 503 + Retry-After (0: no cap)")
+	fs.IntVar(&o.cfg.MaxConnsPerIP, "max-conns-per-ip", 0, "the same cap per client IP (0: no cap)")
 	fs.BoolVar(&o.tls, "tls", false, "serve HTTP/2 over TLS (self-signed certificate for localhost unless -cert and -key are given)")
 	fs.StringVar(&o.certFile, "cert", "", "TLS certificate `file` (PEM); implies -tls")
 	fs.StringVar(&o.keyFile, "key", "", "TLS key `file` (PEM); implies -tls")
