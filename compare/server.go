@@ -38,6 +38,7 @@ type Config struct {
 	ChatBodyLimit int64         // largest POST /chat body, bytes
 	QueueSize     int           // per-client queue of ticks (and of echoes) not yet written
 	WriteTimeout  time.Duration // one write to one client; past it the client is dropped
+	HeaderTimeout time.Duration // a client must send its request headers within this (slowloris)
 	PingInterval  time.Duration // WebSocket keep-alive ping
 	ChatRate      float64       // chat messages per second per connection; negative: unlimited
 	ChatBurst     int           // chat messages allowed at once
@@ -57,6 +58,7 @@ func DefaultConfig() Config {
 		ChatBodyLimit: 4 << 10,
 		QueueSize:     64,
 		WriteTimeout:  10 * time.Second,
+		HeaderTimeout: 10 * time.Second,
 		PingInterval:  20 * time.Second,
 		ChatRate:      5,
 		ChatBurst:     10,
@@ -81,6 +83,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDuration(&c.Retry, d.Retry)
 	setDuration(&c.Replay, d.Replay)
 	setDuration(&c.WriteTimeout, d.WriteTimeout)
+	setDuration(&c.HeaderTimeout, d.HeaderTimeout)
 	setDuration(&c.PingInterval, d.PingInterval)
 	setDuration(&c.ShutdownRetry, d.ShutdownRetry)
 	if c.ReadLimit == 0 {
@@ -221,7 +224,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Serve(ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.HeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
