@@ -263,6 +263,25 @@ func TestCORS(t *testing.T) {
 	}
 }
 
+// Without -origins no other origin may read anything: rs/cors would take an
+// empty list for "every origin", so the server must not hand it one.
+func TestCORSDefaultAllowsNoOtherOrigin(t *testing.T) {
+	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	client := newHTTPClient(t)
+	for _, path := range []string{"/stats", "/sse"} {
+		req, _ := http.NewRequest("GET", ts.url("http", path), nil)
+		req.Header.Set("Origin", "http://evil.example")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("GET %s from a foreign origin: Access-Control-Allow-Origin %q, want none", path, got)
+		}
+	}
+}
+
 // POST /drop from another machine needs the token.
 func TestDropNeedsLoopbackOrToken(t *testing.T) {
 	srv, err := New(Config{DropToken: "s3cret", Logger: testLogger()})

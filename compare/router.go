@@ -36,11 +36,17 @@ func (s *Server) routes() http.Handler {
 		r.Handle(path, methodNotAllowed(methods))
 	}
 
+	allowed := make(map[string]bool, len(s.cfg.Origins))
+	for _, o := range s.cfg.Origins {
+		allowed[strings.ToLower(o)] = true
+	}
 	c := cors.New(cors.Options{
-		AllowedOrigins: s.cfg.Origins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders: []string{"Content-Type", "Last-Event-ID", "Cache-Control"},
-		MaxAge:         600,
+		// Not AllowedOrigins: rs/cors takes an empty list to mean "every
+		// origin", but without -origins no other origin may read these.
+		AllowOriginFunc: func(origin string) bool { return allowed[strings.ToLower(origin)] },
+		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:  []string{"Content-Type", "Last-Event-ID", "Cache-Control"},
+		MaxAge:          600,
 	})
 	wsh := &ws.Handler{
 		Subscribe:      s.subscribeWS,

@@ -94,7 +94,8 @@ func TestAssets(t *testing.T) {
 	defer srv.Close()
 
 	refs := assets(t)
-	for _, want := range []string{"/style.css", "/app.js", "/panel.js", "/sse-panel.js", "/ws-panel.js"} {
+	for _, want := range []string{"/style.css", "/app.js", "/panel.js", "/sse-panel.js", "/ws-panel.js",
+		"/chart.js", "/timeline.js", "/diagram.js", "/stats.js", "/limit.js"} {
 		if !slices.Contains(refs, want) {
 			t.Errorf("the page does not load %s (found %v)", want, refs)
 		}

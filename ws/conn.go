@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 
 	"github.com/coder/websocket"
 )
@@ -83,7 +84,13 @@ func (c *Conn) Close() error {
 }
 
 // CloseNow closes the connection without a close handshake, as a crashing
-// client or a cut cable would.
+// client or a cut cable would. In the browser, where a script cannot cut a
+// connection, it closes with 1000: coder/websocket's CloseNow asks the
+// browser for 1001 there, which browsers refuse to send from a script (only
+// 1000 and 3000-4999), so the socket would stay open.
 func (c *Conn) CloseNow() error {
+	if runtime.GOOS == "js" {
+		return c.c.Close(websocket.StatusNormalClosure, "")
+	}
 	return c.c.CloseNow()
 }

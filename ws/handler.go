@@ -1,11 +1,13 @@
 package ws
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -19,6 +21,10 @@ const (
 	DefaultPingInterval = 20 * time.Second // well under the 60 s idle timeout of common proxies
 	DefaultWriteTimeout = 10 * time.Second // a client that cannot take a message in this long is gone
 )
+
+// closeHandshakeTimeout bounds how long the server waits for a client to
+// answer its close frame.
+const closeHandshakeTimeout = time.Second
 
 // A Feed is what the server pushes to one connection. The Handler asks for
 // one per connection (Handler.Subscribe) and drives it from a single writer
@@ -78,7 +84,8 @@ type Handler struct {
 // ServeHTTP upgrades the request and runs the connection until one side ends it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := h.logger().With("transport", "ws", "remote", r.RemoteAddr)
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
+	hc := &hijackCapture{ResponseWriter: w}
+	conn, err := websocket.Accept(hc, r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
 	if err != nil {
 		// Accept has already answered (403 for a foreign origin, 426 or 400
 		// for a request that is not a WebSocket handshake).
@@ -96,7 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer feed.Close()
 	log = log.With("client", feed.Client())
 
-	s := &session{h: h, conn: conn, feed: feed, log: log}
+	s := &session{h: h, conn: conn, nc: hc.conn, feed: feed, log: log}
 	s.run()
 }
 
@@ -104,6 +111,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type session struct {
 	h    *Handler
 	conn *websocket.Conn
+	nc   net.Conn // the hijacked connection under conn, for write deadlines
 	feed Feed
 	log  *slog.Logger
 }
@@ -118,13 +126,37 @@ func (s *session) run() {
 
 	outbox := make(chan []byte, 8) // echoes and refusals from the reader
 	readDone := make(chan ending, 1)
-	go func() { readDone <- s.read(ctx, outbox) }()
+	readerGone := make(chan struct{})
+	go func() {
+		defer close(readerGone)
+		end := s.read(ctx, outbox)
+		readDone <- end
+		if end.code != 0 {
+			// A message broke the protocol and the writer is about to
+			// close with end.code: keep reading, so that the client's
+			// answer to the close frame is read, and the watchdog
+			// below can cut a client off that never answers.
+			s.drain(ctx)
+		}
+	}()
 
-	end, fromReader := s.push(ctx, outbox, readDone)
+	end, _ := s.push(ctx, outbox, readDone)
+	// A client that never answers our close frame must not hold the
+	// connection, or a server shutdown, for coder/websocket's 5 s close
+	// handshake: cancelling the reader's context closes the socket.
+	watchdog := time.AfterFunc(closeHandshakeTimeout, cancel)
 	s.close(end)
+	watchdog.Stop()
 	cancel()
-	if !fromReader {
-		<-readDone // closing the connection has ended the reader
+	<-readerGone // closing the connection has ended the reader
+}
+
+// drain reads and drops client messages until the connection ends.
+func (s *session) drain(ctx context.Context) {
+	for {
+		if _, _, err := s.conn.Read(ctx); err != nil {
+			return
+		}
 	}
 }
 
@@ -184,15 +216,52 @@ func serverEnding(err error) ending {
 	return ending{code: websocket.StatusInternalError, reason: "internal error", err: err}
 }
 
+// write writes one message within the write timeout.
+//
+// The timeout is a deadline on the socket, not a context: this is the hot
+// path of the fan-out, and a context.WithTimeout per message (plus the
+// context.AfterFunc coder/websocket sets up for any context that can be
+// cancelled) costs about ten allocations per message per client, where a
+// deadline costs none. The context passed to Write therefore cannot be
+// cancelled; nothing needs to, since this goroutine is the only writer of
+// data messages. The deadline is cleared afterwards, so that it cannot cut a
+// later ping or close frame.
 func (s *session) write(ctx context.Context, msg []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, s.h.writeTimeout())
-	defer cancel()
-	if err := s.conn.Write(ctx, websocket.MessageText, msg); err != nil {
+	if s.nc == nil { // not hijacked through hijackCapture: fall back to a context
+		ctx, cancel := context.WithTimeout(ctx, s.h.writeTimeout())
+		defer cancel()
+		if err := s.conn.Write(ctx, websocket.MessageText, msg); err != nil {
+			return err
+		}
+		s.feed.Wrote(msg)
+		return nil
+	}
+	if err := s.nc.SetWriteDeadline(time.Now().Add(s.h.writeTimeout())); err != nil {
+		return err
+	}
+	err := s.conn.Write(context.Background(), websocket.MessageText, msg)
+	s.nc.SetWriteDeadline(time.Time{})
+	if err != nil {
 		return err
 	}
 	s.feed.Wrote(msg)
 	return nil
 }
+
+// hijackCapture passes the ResponseWriter to websocket.Accept and keeps the
+// connection Accept hijacks, so that session.write can set deadlines on it.
+type hijackCapture struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	h.conn = c
+	return c, rw, err
+}
+
+func (h *hijackCapture) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // read decodes client messages until the connection ends or a message breaks
 // the protocol. It never writes to the socket itself: echoes and refusals go

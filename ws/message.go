@@ -42,9 +42,12 @@ var ErrEmptyChat = errors.New("ws: chat text is empty")
 // error means malformed data, ErrUnknownType a type the server does not take,
 // ErrEmptyChat a chat to refuse without closing.
 func DecodeChat(data []byte) (text string, err error) {
-	var m Message
+	var m *Message // stays nil for JSON null, which is not a message either
 	if err := json.Unmarshal(data, &m); err != nil {
 		return "", fmt.Errorf("ws: malformed message: %w", err)
+	}
+	if m == nil {
+		return "", errors.New("ws: malformed message: not a JSON object")
 	}
 	if m.Type != TypeChat {
 		return "", fmt.Errorf("%w %q", ErrUnknownType, m.Type)

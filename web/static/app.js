@@ -1,43 +1,62 @@
 // app.js: the page's entry point. It builds the two panels from the one
 // <template> in index.html, connects the left one over SSE and the right one
-// over WebSocket, and wires the Drop buttons.
+// over WebSocket, and wires the Drop buttons, the /stats table and the
+// connection-limit experiment.
 // Why a separate file: each other module has one job (panel.js the display,
 // sse-panel.js and ws-panel.js a transport each, http.js the requests,
-// ticks.js the counting, backoff.js the redial delay); this one only puts
-// them together.
+// ticks.js the counting, backoff.js the redial delay, chart.js the latency
+// chart, timeline.js the reconnect story, diagram.js the direction picture,
+// stats.js the cost table, limit.js the connection limit); this one only
+// puts them together.
 
 import { Panel } from "./panel.js";
 import { startSSE } from "./sse-panel.js";
 import { startWS } from "./ws-panel.js";
 import { drop } from "./http.js";
+import { StatsTable } from "./stats.js";
+import { LimitExperiment } from "./limit.js";
 
 const template = document.getElementById("panel-template");
 const main = document.getElementById("panels");
 
 const sse = new Panel(template, {
   name: "sse",
+  by: "browser",
   title: "SSE · EventSource",
-  subtitle: "GET /sse · one way, server→browser · chat up by POST /chat",
+  subtitle: "GET /sse · one way, server→browser · chat goes up by POST /chat",
   note:
-    "Watch: reconnecting, then open; reconnects +1, lost stays 0. " +
-    "Why: EventSource redials by itself and sends Last-Event-ID; the server replays what was missed.",
+    "Watch: after Drop the badge turns reconnecting, then open; the timeline shows the gap " +
+    "and the replayed ticks; lost stays 0. Why: EventSource reconnects by itself after the " +
+    "server's retry: wait and sends Last-Event-ID (the last tick's id); the server replays " +
+    "the rest. This page runs no code for it.",
+  directionNote:
+    "Watch: the chat goes up the dashed line (its own POST /chat), its echo comes down the " +
+    "stream. Why not up the stream: an EventSource is one long response to a GET; the browser " +
+    "has nothing more to send on it and the API has no send(). So the POST names this " +
+    "stream's client id (from hello) and the server puts the echo on the stream.",
   chatLabel: "Chat (POST /chat, the echo comes back on the stream)",
 });
 
 const ws = new Panel(template, {
   name: "ws",
+  by: "page",
   title: "WebSocket",
-  subtitle: "GET /ws · one socket, both ways · chat up the same socket",
+  subtitle: "GET /ws · one socket, both ways · chat goes up the same socket",
   note:
-    "Watch: the close code in the log, a short random wait, open; lost stays 0. " +
-    "Why: the browser never redials a WebSocket; this page does, with ?lastEventId=<last seq>.",
+    "Watch: the close code, a short random wait, then open; lost stays 0. Why: the browser " +
+    "never redials a WebSocket. This page's code does: it waits (exponential backoff with " +
+    "jitter) and dials /ws?lastEventId=<last seq>; the server replays the rest.",
+  directionNote:
+    "Watch: the chat goes up and its echo comes down on the one line. Why: after the HTTP " +
+    "upgrade (101 Switching Protocols) the connection carries frames both ways; no extra request.",
   chatLabel: "Chat (sent on the socket, echoed on it)",
 });
 
 for (const panel of [sse, ws]) {
   main.append(panel.root);
   panel.onDrop = async () => {
-    const { text, kind } = await drop(panel.name);
+    const { text, kind, dropped } = await drop(panel.name);
+    if (dropped === 0) panel.dropClickedAt = 0; // nothing closed: no episode to blame on it
     panel.log(text, kind);
   };
 }
@@ -45,7 +64,19 @@ for (const panel of [sse, ws]) {
 startSSE(sse);
 startWS(ws);
 
+const stats = new StatsTable(document.getElementById("stats"), document.getElementById("stats-status"));
+stats.start();
+
+const limit = new LimitExperiment({
+  button: document.getElementById("limit-run"),
+  result: document.getElementById("limit-result"),
+  chips: document.getElementById("limit-chips"),
+  ownHeld: () => (sse.state === "open" ? 1 : 0),
+  before: () => stats.pause(),
+  after: () => stats.resume(),
+});
+
 // For browser tests and the curious: window.ssevsws.snapshot() in the console.
 window.ssevsws = Object.freeze({
-  snapshot: () => ({ sse: sse.snapshot(), ws: ws.snapshot() }),
+  snapshot: () => ({ sse: sse.snapshot(), ws: ws.snapshot(), limit: limit.last, stats: stats.last }),
 });

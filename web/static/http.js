@@ -1,5 +1,5 @@
-// http.js: the two small requests both panels make besides their stream:
-// POST /drop (shared) and turning an error answer into one readable line.
+// http.js: the small requests the page makes besides its two streams:
+// POST /drop, GET /stats, and turning an error answer into one readable line.
 // Why: the server explains refusals (429 with Retry-After, 403 without the
 // token, ...); the log must show the status *and* the server's own words.
 
@@ -73,7 +73,7 @@ export async function drop(transport) {
     } catch {
       // 200 without the JSON: still a success
     }
-    return { text: `drop: the server closed ${n} connection(s)`, kind: "warn" };
+    return { text: `drop: the server closed ${n} connection(s)`, kind: "warn", dropped: n };
   }
   if (res.status === 403 || res.status === 401) {
     const why = await describe(res);
@@ -83,4 +83,20 @@ export async function drop(transport) {
     return { text, kind: "error" };
   }
   return { text: `drop refused: ${await describe(res)}`, kind: "error" };
+}
+
+// getStats reads GET /stats: {ok: true, stats} or {ok: false, text}.
+export async function getStats() {
+  let res;
+  try {
+    res = await fetch("/stats", { cache: "no-store" });
+  } catch (err) {
+    return { ok: false, text: `cannot read /stats: ${err.message} (is the server running?)` };
+  }
+  if (!res.ok) return { ok: false, text: `/stats: ${await describe(res)}` };
+  try {
+    return { ok: true, stats: await res.json() };
+  } catch {
+    return { ok: false, text: "/stats: the answer is not JSON" };
+  }
 }

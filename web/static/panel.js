@@ -1,5 +1,6 @@
-// panel.js: the DOM of one panel (state, latest tick, counters, log, chat
-// form, buttons) and what the two transports have in common.
+// panel.js: the DOM of one panel (state, latest tick, counters, latency
+// chart, reconnect timeline, direction diagram, chat form, log) and what the
+// two transports have in common.
 // Why: SSE and WebSocket carry the same messages (hello, tick, echo, gap,
 // error) with the same JSON fields, so the transport modules only turn their
 // events into handle(type, data) calls and all the display and counting is
@@ -7,16 +8,24 @@
 // and is never parsed as markup: a chat text <img src=x onerror=...> shows as text.
 
 import { TickCounter } from "./ticks.js";
+import { LatencyChart } from "./chart.js";
+import { Timeline, clock } from "./timeline.js";
+import { Diagram } from "./diagram.js";
 
 const LOG_LINES = 20;
 const STATES = ["connecting", "open", "reconnecting", "closed"];
+// A connection lost this soon after a Drop click is put down to the click.
+const DROP_BLAME_MS = 5000;
+const utf8 = new TextEncoder();
 
 export class Panel {
   // template: the <template id="panel-template">; opts: name ("sse"|"ws"),
-  // title, subtitle, note, chatLabel. The transport and app.js set the
-  // onChat(text) -> Promise<boolean>, onDrop() and onReconnect() hooks.
-  constructor(template, { name, title, subtitle, note, chatLabel }) {
+  // title, subtitle, note, directionNote, chatLabel, by ("browser"|"page":
+  // who reconnects). The transport and app.js set the onChat(text) ->
+  // Promise<boolean>, onDrop() and onReconnect() hooks.
+  constructor(template, { name, title, subtitle, note, directionNote, chatLabel, by }) {
     this.name = name;
+    this.by = by;
     this.root = template.content.firstElementChild.cloneNode(true);
     this.root.dataset.panel = name;
     this.root.classList.add(`panel-${name}`);
@@ -31,14 +40,24 @@ export class Panel {
     this.root.setAttribute("aria-labelledby", `${name}-title`);
     slot("subtitle").textContent = subtitle;
     slot("note").textContent = note;
+    slot("direction-note").textContent = directionNote;
     slot("chat-label").textContent = chatLabel;
     slot("chat-label").htmlFor = this.fields["chat-input"].id;
 
     this.counter = new TickCounter();
+    this.chart = new LatencyChart(this.fields.chart);
+    this.timeline = new Timeline(this.fields.timeline, this.chart);
+    this.diagram = new Diagram(this.fields.diagram, `diagram-${name}`);
+    this.episode = null; // the reconnect episode under way, if any
+    this.dropClickedAt = 0;
     this.events = 0;
     this.echoes = 0;
     this.reconnects = 0;
+    this.bytesLast = 0;
+    this.bytesTotal = 0;
     this.everOpened = false;
+    this.openedAt = 0;
+    this.firstTickMs = null; // ms from the first open to the first tick
     this.client = null;
     this.lastId = null;
     this.state = "connecting";
@@ -57,13 +76,17 @@ export class Panel {
       if (text.trim() === "") return;
       f["chat-send"].disabled = true;
       try {
-        if (await this.onChat(text)) f["chat-input"].value = "";
+        if (await this.onChat(text)) {
+          f["chat-input"].value = "";
+          this.diagram.pulse("chat");
+        }
       } finally {
         f["chat-send"].disabled = false;
       }
     });
     f.drop.addEventListener("click", async () => {
       f.drop.disabled = true;
+      this.dropClickedAt = Date.now();
       try {
         await this.onDrop();
       } finally {
@@ -97,15 +120,53 @@ export class Panel {
     return this.counter.last;
   }
 
-  // opened is called when a connection is up: the first one, or a reconnect.
-  opened() {
+  // connectionLost is called by the transport when its connection goes
+  // away; cause says how it was noticed. It starts a timeline episode, or
+  // counts another failed try of the one under way. It returns the episode
+  // (null before the first tick: there is nothing to resume then).
+  connectionLost(cause, { by = this.by } = {}) {
+    const now = Date.now();
+    if (this.episode) {
+      if (this.episode.phase === "reconnected") {
+        // Lost again before a single tick came: same outage, one more try.
+        this.episode.phase = "dropped";
+      }
+      this.episode.retry();
+      return this.episode;
+    }
+    if (this.counter.last === null) return null;
+    const blame = now - this.dropClickedAt < DROP_BLAME_MS;
+    this.episode = this.timeline.start({
+      at: blame ? this.dropClickedAt : now,
+      cause: blame ? "Drop button" : cause,
+      lastSeq: this.counter.last,
+      lostBefore: this.counter.lost,
+      by,
+    });
+    this.dropClickedAt = 0;
+    return this.episode;
+  }
+
+  // opened is called when a connection is up: the first one, or a
+  // reconnect. how says who reconnected and how (for the timeline).
+  opened(how = "") {
+    const now = Date.now();
     const resumeFrom = this.counter.last;
-    this.counter.opened();
+    this.counter.opened(now);
     if (this.everOpened) this.reconnects++;
+    else this.openedAt = now;
     this.everOpened = true;
     this.setState("open");
+    if (this.episode) this.episode.reconnected(now, how);
     this.log(resumeFrom === null ? "open" : `open, resuming after tick ${resumeFrom}`, "info");
     this.render();
+  }
+
+  // received counts the payload bytes of one event or message: its data as
+  // UTF-8. The browser shows the page nothing of the framing around it.
+  received(raw) {
+    this.bytesLast = typeof raw === "string" ? utf8.encode(raw).length : 0;
+    this.bytesTotal += this.bytesLast;
   }
 
   // handle takes one message from the server, whatever the transport:
@@ -120,6 +181,7 @@ export class Panel {
     }
     switch (type) {
       case "hello":
+        this.counter.hello();
         this.setClient(typeof data.client === "string" ? data.client : null);
         this.log(`hello client=${this.client ?? "?"}`, "info");
         break;
@@ -128,6 +190,7 @@ export class Panel {
         break;
       case "echo":
         this.echoes++;
+        this.diagram.pulse("echo");
         this.log(`echo ${String(data.text ?? "")}`, "echo");
         break;
       case "gap": {
@@ -138,6 +201,7 @@ export class Panel {
           break;
         }
         const n = this.counter.gap(from, to);
+        if (this.episode) this.episode.gap(from, to);
         this.log(`gap ${from}..${to}: ${n} tick(s) too old to replay`, "gap");
         break;
       }
@@ -156,12 +220,15 @@ export class Panel {
       this.log(`bad tick: seq=${String(seq)}`, "error");
       return;
     }
-    const r = this.counter.tick(seq, time, data.replay === true || data.replayed === true);
+    const now = Date.now();
+    const r = this.counter.tick(seq, time, data.replay === true || data.replayed === true, now);
+    if (this.firstTickMs === null) this.firstTickMs = now - this.openedAt;
     const f = this.fields;
     f.seq.textContent = String(seq);
     f.time.textContent = typeof time === "string" ? time : "-";
-    const t = Date.parse(time);
-    f.delay.textContent = Number.isFinite(t) ? `${Date.now() - t} ms` : "-";
+    f.delay.textContent = Number.isFinite(r.delay) ? `${r.delay} ms` : "-";
+    this.chart.add(now, r.delay, r.replayed);
+    this.diagram.pulse("tick");
     if (lastEventId !== undefined) {
       this.lastId = lastEventId;
       if (lastEventId !== String(seq)) {
@@ -169,6 +236,11 @@ export class Panel {
       }
     } else {
       this.lastId = String(this.counter.last);
+    }
+    if (this.episode && this.episode.tick(now, seq, r.replayed, this.counter.lost)) {
+      const ep = this.episode;
+      this.episode = null;
+      this.log(`resumed: ${ep.replayed} tick(s) replayed, ${ep.lost} lost`, ep.lost > 0 ? "error" : "info");
     }
     switch (r.kind) {
       case "jump":
@@ -230,10 +302,19 @@ export class Panel {
     f.duplicates.textContent = String(c.duplicates);
     f.replayed.textContent = String(c.replayed);
     f.echoes.textContent = String(this.echoes);
+    f["bytes-last"].textContent = `${this.bytesLast} B`;
+    f["bytes-total"].textContent = formatBytes(this.bytesTotal);
     f["last-id"].textContent = this.lastId ?? "-";
     f.lost.parentElement.classList.toggle("bad", c.lost > c.gapLost);
     f.lost.parentElement.classList.toggle("explained", c.lost > 0 && c.lost === c.gapLost);
     f.duplicates.parentElement.classList.toggle("bad", c.duplicates > 0);
+    const s = this.chart.summary();
+    if (s) {
+      const line = `now ${s.latest} ms · median ${s.median} ms · max ${s.max} ms` +
+        (s.maxReplayed ? " (a replayed tick)" : "") + ` · ${s.count} ticks`;
+      f["latency-summary"].textContent = line;
+      f.chart.setAttribute("aria-label", `latency chart, last 60 s: ${line}`);
+    }
   }
 
   // snapshot returns the panel's numbers for tests (window.ssevsws).
@@ -252,13 +333,15 @@ export class Panel {
       duplicates: c.duplicates,
       replayed: c.replayed,
       echoes: this.echoes,
+      bytesLast: this.bytesLast,
+      bytesTotal: this.bytesTotal,
+      firstTickMs: this.firstTickMs,
+      episodes: this.timeline.snapshot(),
     };
   }
 }
 
-// clock is the local wall time as HH:MM:SS.mmm for log lines.
-function clock() {
-  const d = new Date();
-  const p = (n, w = 2) => String(n).padStart(w, "0");
-  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+// formatBytes writes 12345 as "12,345 B" (grouped, for reading from afar).
+function formatBytes(n) {
+  return `${n.toLocaleString("en-US")} B`;
 }

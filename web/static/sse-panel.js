@@ -14,6 +14,7 @@ const TYPES = ["hello", "tick", "echo", "gap"];
 
 export function startSSE(panel) {
   let es = null;
+  let manualURL = null; // set while a "Reconnect now" EventSource connects
 
   function connect(manual) {
     if (es) es.close();
@@ -22,11 +23,20 @@ export function startSSE(panel) {
     // The browser's own reconnects send the header.
     const last = panel.lastSeq();
     const url = manual && last !== null ? `/sse?lastEventId=${last}` : "/sse";
+    manualURL = manual ? url : null;
     panel.setState(panel.everOpened ? "reconnecting" : "connecting");
     const source = new EventSource(url);
     es = source;
 
-    source.addEventListener("open", () => panel.opened());
+    source.addEventListener("open", () => {
+      if (es !== source) return;
+      const how = manualURL
+        ? `This page made a new EventSource(${manualURL}): a new object has no Last-Event-ID, so the last seq goes in the URL.`
+        : `The browser reconnected by itself (after the retry: time the server set) and sent ` +
+          `Last-Event-ID: ${panel.lastId}. This page ran no code for it.`;
+      manualURL = null;
+      panel.opened(how);
+    });
     source.addEventListener("error", (e) => {
       if (es !== source) return;
       if (e instanceof MessageEvent) {
@@ -37,17 +47,22 @@ export function startSSE(panel) {
       }
       if (source.readyState === EventSource.CLOSED) {
         panel.setState("closed");
-        panel.log(
+        const why =
           "closed for good: the server answered with an error status or not " +
-            "text/event-stream, and EventSource does not retry that. Press Reconnect now.",
-          "error",
-        );
+          "text/event-stream, and EventSource does not retry that. Press Reconnect now.";
+        panel.log(why, "error");
+        const ep = panel.connectionLost("stream refused");
+        if (ep) ep.closed(why);
         return;
       }
       // CONNECTING: the browser is already retrying by itself.
       const resume = panel.lastId === null ? "" : ` and sends Last-Event-ID: ${panel.lastId}`;
       if (panel.state !== "reconnecting") {
         panel.log(`error: stream lost, the browser reconnects by itself${resume}`, "warn");
+      }
+      const ep = panel.connectionLost(panel.state === "open" ? "stream lost" : "reconnect failed");
+      if (ep && ep.phase === "dropped") {
+        ep.explain(`EventSource is retrying by itself (readyState CONNECTING)${resume}.`);
       }
       panel.setState("reconnecting");
     });
@@ -57,6 +72,7 @@ export function startSSE(panel) {
     // Events without an event: name arrive as "message"; the server sends
     // none, so show any that comes.
     source.addEventListener("message", (e) => {
+      panel.received(e.data);
       panel.log(`unnamed event: ${String(e.data).slice(0, 100)}`, "warn");
     });
   }
@@ -64,6 +80,7 @@ export function startSSE(panel) {
   // handleData decodes one event's JSON data and hands it to the panel. Only
   // ticks carry an id: for them e.lastEventId is the tick's seq.
   function handleData(type, e) {
+    panel.received(e.data);
     let data = null;
     try {
       data = JSON.parse(e.data);
@@ -100,6 +117,9 @@ export function startSSE(panel) {
 
   panel.onReconnect = () => {
     panel.log("reconnect now (new EventSource)", "info");
+    if (panel.state === "open") return;
+    const ep = panel.connectionLost("Reconnect now", { by: "page" });
+    if (ep) ep.by = "page";
     connect(true);
   };
 

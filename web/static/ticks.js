@@ -8,6 +8,14 @@
 //   - a gap event {from,to} adds (to - from + 1) to lost too, but also to
 //     gapLost: the server said it could no longer replay them (explained);
 //   - a seq equal to or below the previous one is a duplicate.
+//
+// Replayed: on a connection that resumed (it named a last seq), a tick that
+// was already due before the server said hello can only have come from the
+// replay buffer. "Already due" allows for the usual latency, so that a tick
+// sent live a moment after hello is not miscounted: a tick is replayed when
+// its time + the median latency of recent live ticks is before hello.
+
+const LATENCY_SAMPLES = 15;
 
 export class TickCounter {
   constructor() {
@@ -18,42 +26,65 @@ export class TickCounter {
     this.duplicates = 0;
     this.replayed = 0;
     this.openedAt = 0; // Date.now() of the current connection's open
+    this.helloAt = 0; // Date.now() of its hello (0 before it came)
     this.resumed = false; // whether that connection resumed from a last seq
+    this.liveDelays = []; // latency of recent live ticks, ms
   }
 
   // opened records a new connection; resumed says whether it asked the
   // server to continue after this.last (Last-Event-ID or ?lastEventId=).
   opened(now = Date.now()) {
     this.openedAt = now;
+    this.helloAt = 0;
     this.resumed = this.last !== null;
+  }
+
+  // hello records the server's first message on the connection: every tick
+  // due before it was queued as the replay, every later one is live.
+  hello(now = Date.now()) {
+    this.helloAt = now;
+  }
+
+  // typicalDelay is the median latency of recent live ticks (0 before any).
+  typicalDelay() {
+    const d = this.liveDelays;
+    if (d.length === 0) return 0;
+    const s = [...d].sort((a, b) => a - b);
+    return s[Math.floor(s.length / 2)];
   }
 
   // tick records one tick and says what it means:
   //   {kind: "first"} | {kind: "next"} | {kind: "jump", from, to}
   //   | {kind: "duplicate", after}
-  // plus replayed: true when the tick was re-sent from the server's replay
-  // buffer. The server may say so itself (a true "replay" field); otherwise
-  // a tick on a resumed connection whose time is clearly before the
-  // connection opened can only be a replay.
-  tick(seq, time, flaggedReplay = false) {
+  // plus replayed (see the top of this file; the server may also say so
+  // itself with a true "replay" field) and delay, its latency in ms
+  // (NaN when time does not parse).
+  tick(seq, time, flaggedReplay = false, now = Date.now()) {
     this.ticks++;
     const t = Date.parse(time);
+    const delay = Number.isFinite(t) ? now - t : NaN;
+    const ref = this.helloAt || this.openedAt;
     const replayed = flaggedReplay ||
-      (this.resumed && Number.isFinite(t) && t < this.openedAt - 50);
-    if (replayed) this.replayed++;
+      (this.resumed && Number.isFinite(t) && t + this.typicalDelay() < ref);
+    if (replayed) {
+      this.replayed++;
+    } else if (Number.isFinite(delay)) {
+      this.liveDelays.push(delay);
+      if (this.liveDelays.length > LATENCY_SAMPLES) this.liveDelays.shift();
+    }
     const prev = this.last;
     if (prev === null) {
       this.last = seq;
-      return { kind: "first", replayed };
+      return { kind: "first", replayed, delay };
     }
     if (seq <= prev) {
       this.duplicates++;
-      return { kind: "duplicate", after: prev, replayed };
+      return { kind: "duplicate", after: prev, replayed, delay };
     }
     this.last = seq;
-    if (seq === prev + 1) return { kind: "next", replayed };
+    if (seq === prev + 1) return { kind: "next", replayed, delay };
     this.lost += seq - prev - 1;
-    return { kind: "jump", from: prev + 1, to: seq - 1, replayed };
+    return { kind: "jump", from: prev + 1, to: seq - 1, replayed, delay };
   }
 
   // gap records the server's notice that ticks from..to will never come.

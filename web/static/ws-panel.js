@@ -34,15 +34,29 @@ export function startWS(panel) {
   let ws = null;
   let timer = null;
 
+  let redial = null; // {url, delay, attempt} of the dial under way after a close
+
   function connect() {
     clearTimeout(timer);
     timer = null;
     panel.setState(panel.everOpened ? "reconnecting" : "connecting");
-    const sock = new WebSocket(dialURL(panel.lastSeq()));
+    const url = dialURL(panel.lastSeq());
+    if (redial) redial.url = new URL(url).pathname + new URL(url).search;
+    const sock = new WebSocket(url);
     ws = sock;
 
     sock.addEventListener("open", () => {
-      if (ws === sock) panel.opened();
+      if (ws !== sock) return;
+      panel.opened(
+        redial === null
+          ? ""
+          : `This page's code redialled ${redial.url} ` +
+              (redial.delay > 0
+                ? `after a ${redial.delay} ms backoff wait (try ${redial.attempt}). `
+                : "at once (Reconnect now). ") +
+              "The browser never redials a WebSocket.",
+      );
+      redial = null;
     });
     sock.addEventListener("message", (e) => {
       if (ws !== sock) return;
@@ -61,6 +75,7 @@ export function startWS(panel) {
       // not on open alone: a server that accepts and closes at once must
       // not be redialled every 250 ms forever.
       if (type === "tick") backoff.reset();
+      panel.received(e.data);
       panel.handle(type, msg);
     });
     // "error" carries no detail in browsers; "close" always follows it and
@@ -73,7 +88,16 @@ export function startWS(panel) {
       if (meaning) line += ` (${meaning})`;
       if (e.reason) line += `: ${e.reason}`;
       panel.log(line, e.code === 1000 || e.code === 1001 ? "warn" : "error");
+      const attempt = backoff.attempt + 1;
       const delay = backoff.next();
+      const ep = panel.connectionLost(panel.state === "open" ? `closed ${e.code}` : `redial failed (${e.code})`);
+      if (ep) {
+        ep.explain(
+          `Closed ${e.code}${e.reason ? ` (${e.reason})` : ""}. This page's code waits ${delay} ms ` +
+            `(backoff with jitter, try ${attempt}), then redials with ?lastEventId=${panel.lastSeq()}.`,
+        );
+      }
+      redial = { url: "", delay, attempt };
       panel.setState("reconnecting");
       panel.log(`the page redials in ${delay} ms (backoff with jitter)`, "info");
       timer = setTimeout(connect, delay);
@@ -92,6 +116,7 @@ export function startWS(panel) {
   panel.onReconnect = () => {
     panel.log("reconnect now (skipping the backoff wait)", "info");
     backoff.reset();
+    redial = { url: "", delay: 0, attempt: 1 };
     if (ws) {
       const old = ws;
       ws = null; // its close event is now ignored

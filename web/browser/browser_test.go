@@ -1,0 +1,848 @@
+//go:build js && wasm
+
+package browser_test
+
+// The browser tests: they run inside headless Chromium (GOOS=js
+// GOARCH=wasm, through wasmbrowsertest) against real servers that the native
+// runner (runner_test.go) starts. Run them with `go test ./web/browser/`;
+// run directly, without the runner, they have no servers and stop at once.
+//
+// Each test uses the browser's own EventSource, fetch and WebSocket (the
+// latter through coder/websocket and the project's ws package), so what is
+// asserted is what a browser really does.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssevsws/ssevsws/web/browser"
+	"github.com/ssevsws/ssevsws/ws"
+)
+
+// setup is the control endpoint's answer to POST /setup (runner_test.go).
+type setup struct {
+	Origin    string `json:"origin"`
+	Allow     string `json:"allow"`
+	Deny      string `json:"deny"`
+	DenyOther string `json:"deny_other"`
+	Default   string `json:"deny_default"`
+	Interval  int64  `json:"interval_ms"`
+	Retry     int64  `json:"retry_ms"`
+	ReadLimit int64  `json:"read_limit"`
+}
+
+var (
+	control string // base URL of the runner's control endpoint
+	srv     setup
+)
+
+// waitTimeout bounds every wait for an event. Events come every 100 ms; a
+// wait this long only runs out when something is broken.
+const waitTimeout = 15 * time.Second
+
+func TestMain(m *testing.M) {
+	control = os.Getenv("SSEVSWS_BROWSER_CONTROL")
+	if control == "" {
+		fmt.Println("SSEVSWS_BROWSER_CONTROL is not set: these wasm tests need the servers that the native " +
+			"runner starts. Run `go test ./web/browser/` (add -v to see each browser test).")
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	resp, err := browser.Fetch(ctx, browser.Request{Method: "POST", URL: control + "/setup"})
+	cancel()
+	if err != nil || resp.Status != 200 {
+		fmt.Printf("POST %s/setup: %v %s\n", control, err, body(resp))
+		os.Exit(2)
+	}
+	if err := json.Unmarshal(resp.Body, &srv); err != nil {
+		fmt.Printf("POST %s/setup: %v in %s\n", control, err, resp.Body)
+		os.Exit(2)
+	}
+	fmt.Printf("page origin %s; allowing server %s; refusing servers %s (allows %s) and %s (default configuration); interval %dms, retry %dms\n",
+		srv.Origin, srv.Allow, srv.Deny, srv.DenyOther, srv.Default, srv.Interval, srv.Retry)
+	os.Exit(m.Run())
+}
+
+// 1. The browser's EventSource gets hello, then ticks whose lastEventId is
+// the tick's seq; a WebSocket in the same page gets the same seqs with the
+// same times, each within one interval of the EventSource.
+func TestEventSourceTicksMatchWebSocket(t *testing.T) {
+	es := openEventSource(t, srv.Allow+"/sse")
+	conn := dialWS(t, srv.Allow+"/ws")
+
+	es.waitFor(t, "EventSource: open, hello and 3 ticks", atLeastTicks(3))
+	conn.waitFor(t, "WebSocket: hello and 3 ticks", atLeastTicks(3))
+	target := max(es.lastSeq(), conn.lastSeq()) + 5
+	es.waitFor(t, fmt.Sprintf("EventSource: tick %d", target), pastSeq(target))
+	conn.waitFor(t, fmt.Sprintf("WebSocket: tick %d", target), pastSeq(target))
+
+	evs := es.snapshot()
+	if len(evs) < 2 || evs[0].kind != "open" || evs[0].state != browser.Open || evs[1].kind != "hello" {
+		t.Fatalf("EventSource: first events %s; want open (readyState OPEN), then hello", describe(evs[:min(3, len(evs))]))
+	}
+	var hello struct{ Client string }
+	if err := json.Unmarshal([]byte(evs[1].data), &hello); err != nil || hello.Client == "" || evs[1].id != "" {
+		t.Errorf("EventSource: hello data %q, lastEventId %q; want {\"client\":\"<id>\"} and no id", evs[1].data, evs[1].id)
+	}
+	for _, e := range evs[2:] {
+		if e.kind != "tick" {
+			t.Errorf("EventSource: unexpected %s after hello", describe([]record{e}))
+			continue
+		}
+		if e.id != strconv.FormatInt(e.seq, 10) {
+			t.Errorf("EventSource: tick %d has lastEventId %q; want %q (the tick's seq)", e.seq, e.id, strconv.FormatInt(e.seq, 10))
+		}
+	}
+	msgs := conn.snapshot()
+	if msgs[0].kind != "hello" || msgs[0].data == "" {
+		t.Errorf("WebSocket: first message %s; want hello with a client id", describe(msgs[:1]))
+	}
+
+	esTicks, wsTicks := ticksBySeq(evs), ticksBySeq(msgs)
+	interval := time.Duration(srv.Interval) * time.Millisecond
+	common, maxApart := 0, time.Duration(0)
+	for seq, e := range esTicks {
+		w, ok := wsTicks[seq]
+		if !ok {
+			continue
+		}
+		common++
+		if e.time != w.time {
+			t.Errorf("tick %d: EventSource time %q, WebSocket time %q; want the same", seq, e.time, w.time)
+		}
+		if want := time.UnixMilli(seq * srv.Interval).UTC().Format("2006-01-02T15:04:05.000Z07:00"); e.time != want {
+			t.Errorf("tick %d: time %q; want %q (seq × interval)", seq, e.time, want)
+		}
+		d := e.at.Sub(w.at).Abs()
+		maxApart = max(maxApart, d)
+		if d > interval {
+			t.Errorf("tick %d: EventSource and WebSocket received it %v apart; want within one interval (%v)", seq, d, interval)
+		}
+	}
+	t.Logf("%d ticks on both transports, received at most %v apart", common, maxApart)
+	if common < 5 {
+		t.Errorf("only %d ticks seen on both transports; want at least 5", common)
+	}
+	checkNoLoss(t, "EventSource", es.ticks())
+	checkNoLoss(t, "WebSocket", conn.ticks())
+}
+
+// 2. After POST /drop?transport=sse the browser's EventSource reconnects by
+// itself after about the server's retry:, sends Last-Event-ID (the server
+// replays from the next seq and counts a resume), and no seq is missing or
+// repeated.
+func TestEventSourceReconnectsAfterDropWithLastEventID(t *testing.T) {
+	es := openEventSource(t, srv.Allow+"/sse")
+	es.waitFor(t, "EventSource: 3 ticks", atLeastTicks(3))
+	before := stats(t, "allow")
+
+	dropped := drop(t, "sse")
+	if dropped < 1 {
+		t.Fatalf("/drop?transport=sse dropped %d streams; want at least this test's", dropped)
+	}
+	last := es.lastSeq()
+	evs := es.waitFor(t, "EventSource: error, open, then 5 more ticks", func(evs []record) bool {
+		i := indexOf(evs, 0, "error")
+		return i >= 0 && indexOf(evs, i, "open") >= 0 && evs[len(evs)-1].seq > last+5
+	})
+
+	errAt := indexOf(evs, 0, "error")
+	openAt := indexOf(evs, errAt, "open")
+	if e := evs[errAt]; e.state != browser.Connecting {
+		t.Fatalf("EventSource: the drop fired error with readyState %v; want CONNECTING (the browser reconnects by itself)", e.state)
+	}
+	if openAt != errAt+1 {
+		t.Errorf("EventSource: between error and open came %s; want nothing", describe(evs[errAt+1:openAt]))
+	}
+	retry := time.Duration(srv.Retry) * time.Millisecond
+	const slack = 2 * time.Second
+	if d := evs[openAt].at.Sub(evs[errAt].at); d < retry-10*time.Millisecond || d > retry+slack {
+		t.Errorf("EventSource reopened %v after the error; want the server's retry (%v) to %v", d, retry, retry+slack)
+	} else {
+		t.Logf("EventSource reopened %v after the error (server's retry: %v)", d.Round(time.Millisecond), retry)
+	}
+
+	lastBefore := lastTickBefore(evs, errAt)
+	firstAfter := firstTickAfter(evs, openAt)
+	if lastBefore == nil || firstAfter == nil {
+		t.Fatalf("no tick before the error or after the open: %s", describe(evs))
+	}
+	if firstAfter.seq != lastBefore.seq+1 {
+		t.Errorf("EventSource: last tick before the drop %d, first after %d; want %d: the browser did not send "+
+			"Last-Event-ID %q, or the server did not replay from it", lastBefore.seq, firstAfter.seq, lastBefore.seq+1, lastBefore.id)
+	}
+	checkNoLoss(t, "EventSource", es.ticks())
+
+	after := stats(t, "allow")
+	if after.SSE.Resumes < before.SSE.Resumes+1 {
+		t.Errorf("server stats: sse resumes %d → %d; want one more: the reconnect carried no usable Last-Event-ID",
+			before.SSE.Resumes, after.SSE.Resumes)
+	}
+}
+
+// 3. The native side stops the server and starts a new one on the same port
+// several ticks later; the browser's EventSource and the wasm ws.Client
+// both come back and get every tick they missed.
+func TestRestartOnSamePortLosesNoTick(t *testing.T) {
+	watch := watchWebSockets(t)
+	es := openEventSource(t, srv.Allow+"/sse")
+	client := runWSClient(t, srv.Allow+"/ws", 50*time.Millisecond, 500*time.Millisecond)
+	es.waitFor(t, "EventSource: 3 ticks", atLeastTicks(3))
+	client.waitFor(t, "ws.Client: 3 ticks", atLeastTicks(3))
+
+	var r struct {
+		LastBefore int64 `json:"last_before"`
+		FirstAfter int64 `json:"first_after"`
+	}
+	ctlJSON(t, "POST", "/restart", &r)
+	if r.FirstAfter-r.LastBefore < 3 {
+		t.Fatalf("the server was down for only %d ticks (%d → %d); the test proves little", r.FirstAfter-r.LastBefore, r.LastBefore, r.FirstAfter)
+	}
+	target := r.FirstAfter + 5
+	evs := es.waitFor(t, fmt.Sprintf("EventSource: tick %d from the new server", target), pastSeq(target))
+	msgs := client.waitFor(t, fmt.Sprintf("ws.Client: tick %d from the new server", target), pastSeq(target))
+
+	for _, e := range evs {
+		if e.kind == "error" && e.state == browser.Closed {
+			t.Errorf("EventSource gave up (error with readyState CLOSED) during the restart: %s", describe(evs))
+		}
+	}
+	for name, recs := range map[string][]record{"EventSource": evs, "ws.Client": msgs} {
+		checkNoLoss(t, name, ticksOf(recs))
+		if i := indexOf(recs, 0, "gap"); i >= 0 {
+			t.Errorf("%s got a gap: %s", name, recs[i].data)
+		}
+		seqs := ticksOf(recs)
+		if seqs[0] > r.LastBefore || seqs[len(seqs)-1] < r.FirstAfter {
+			t.Errorf("%s: ticks %s do not span the outage %d..%d", name, summarize(seqs), r.LastBefore, r.FirstAfter)
+		}
+	}
+	if n := count(msgs, "open"); n < 2 {
+		t.Errorf("ws.Client opened %d connections; want a new one after the restart", n)
+	}
+	t.Logf("server down for ticks %d..%d; %d WebSockets opened in all", r.LastBefore+1, r.FirstAfter, watch.Opened())
+}
+
+// 4. The WebSocket in the browser, through coder/websocket: ticks arrive, a
+// chat message is echoed on the same socket, and a message over the
+// server's read limit closes the socket with 1009 (message too big).
+func TestWebSocketTicksEchoAndTooBigClose(t *testing.T) {
+	watch := watchWebSockets(t)
+	conn := dialWS(t, srv.Allow+"/ws")
+	conn.waitFor(t, "WebSocket: hello and 3 ticks", atLeastTicks(3))
+
+	const text = `hi from wasm: <b>"quoted"</b> ünïcode ✓`
+	if err := conn.conn.Chat(context.Background(), text); err != nil {
+		t.Fatalf("sending a chat message: %v", err)
+	}
+	msgs := conn.waitFor(t, "the echo, then another tick", func(recs []record) bool {
+		i := indexOf(recs, 0, "echo")
+		return i >= 0 && indexOf(recs, i, "tick") >= 0
+	})
+	if echo := msgs[indexOf(msgs, 0, "echo")]; echo.data != text {
+		t.Errorf("echo text %q; want %q", echo.data, text)
+	}
+	checkNoLoss(t, "WebSocket", ticksOf(msgs))
+
+	big := strings.Repeat("x", int(srv.ReadLimit)) // as JSON it is over the limit
+	if err := conn.conn.Chat(context.Background(), big); err != nil {
+		t.Fatalf("sending %d bytes: %v", len(big), err)
+	}
+	conn.waitFor(t, "the socket to close after the oversized message", func(recs []record) bool {
+		return indexOf(recs, 0, "closed") >= 0
+	})
+	c := waitClose(t, watch, srv.Allow+"/ws")
+	if c.Code != 1009 {
+		t.Errorf("oversized message (%d bytes, limit %d): the browser reports close code %d (%q); want 1009 (message too big)",
+			len(big), srv.ReadLimit, c.Code, c.Reason)
+	} else {
+		t.Logf("oversized message: closed with %d %q, clean=%v", c.Code, c.Reason, c.WasClean)
+	}
+}
+
+// 5. The SSE back channel from the browser: fetch POST /chat (a CORS
+// request with preflight) answers 202 and the echo arrives on the page's
+// EventSource, without an id of its own.
+func TestSSEBackChannelWithFetch(t *testing.T) {
+	es := openEventSource(t, srv.Allow+"/sse")
+	evs := es.waitFor(t, "EventSource: hello and a tick", atLeastTicks(1))
+	var hello struct{ Client string }
+	if i := indexOf(evs, 0, "hello"); i < 0 || json.Unmarshal([]byte(evs[i].data), &hello) != nil || hello.Client == "" {
+		t.Fatalf("no usable hello: %s", describe(evs))
+	}
+
+	const text = `back channel ✓ <i>"x"</i>`
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	resp, err := browser.PostJSON(ctx, srv.Allow+"/chat", map[string]string{"client": hello.Client, "text": text})
+	if err != nil {
+		t.Fatalf("POST /chat from the page: %v; want 202 (the server allows the page's origin)", err)
+	}
+	if resp.Status != 202 || resp.Type != "cors" {
+		t.Fatalf("POST /chat: %d (response type %q) %s; want 202, type cors", resp.Status, resp.Type, resp.Body)
+	}
+	evs = es.waitFor(t, "EventSource: the echo", func(evs []record) bool { return indexOf(evs, 0, "echo") >= 0 })
+	i := indexOf(evs, 0, "echo")
+	var echo struct{ Text string }
+	if err := json.Unmarshal([]byte(evs[i].data), &echo); err != nil || echo.Text != text {
+		t.Errorf("echo data %q; want {\"text\":%q}", evs[i].data, text)
+	}
+	// An event without id: leaves the browser's last event ID where the
+	// last tick put it.
+	if prev := lastTickBefore(evs, i); prev != nil && evs[i].id != prev.id {
+		t.Errorf("echo has lastEventId %q; want %q, the last tick's: the echo must carry no id", evs[i].id, prev.id)
+	}
+}
+
+// 6. Origin and CORS, as the browser enforces them. Against the server that
+// allows the page's origin the EventSource, fetch and the WebSocket all
+// work; against one that does not, the EventSource fails for good
+// (readyState CLOSED, no event), fetch is rejected and the WebSocket
+// handshake is refused. Two servers refuse: one that allows some other
+// origin, and one with the default configuration (no -origins), which must
+// allow no other origin at all.
+func TestOriginAllowedAndRefused(t *testing.T) {
+	t.Run("allowed", func(t *testing.T) {
+		es := openEventSource(t, srv.Allow+"/sse")
+		evs := es.waitFor(t, "EventSource: open and hello", func(evs []record) bool { return indexOf(evs, 0, "hello") >= 0 })
+		if evs[0].kind != "open" || evs[0].state != browser.Open {
+			t.Errorf("EventSource: first event %s; want open with readyState OPEN", describe(evs[:1]))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		resp, err := browser.Get(ctx, srv.Allow+"/stats")
+		if err != nil {
+			t.Fatalf("fetch GET /stats: %v; want 200", err)
+		}
+		if resp.Status != 200 || resp.Type != "cors" || !json.Valid(resp.Body) {
+			t.Errorf("fetch GET /stats: %d, type %q, body %s; want 200, type cors, JSON", resp.Status, resp.Type, resp.Body)
+		}
+		conn := dialWS(t, srv.Allow+"/ws")
+		conn.waitFor(t, "WebSocket: hello", func(recs []record) bool { return indexOf(recs, 0, "hello") >= 0 })
+	})
+
+	t.Run("refused_by_server_allowing_another_origin", func(t *testing.T) {
+		checkRefused(t, srv.Deny, "deny")
+	})
+	// What `ssevsws` runs with when started without -origins.
+	t.Run("refused_by_server_with_default_config", func(t *testing.T) {
+		checkRefused(t, srv.Default, "deny_default")
+	})
+}
+
+// checkRefused asserts that the browser refuses the page everything on the
+// server at base, which does not allow the page's origin; name is the
+// server's name for the control endpoint's /stats.
+func checkRefused(t *testing.T, base, name string) {
+	watch := watchWebSockets(t)
+	es := openEventSource(t, base+"/sse")
+	evs := es.waitFor(t, "EventSource: an event", func(evs []record) bool { return len(evs) > 0 })
+	if e := evs[0]; e.kind != "error" || e.state != browser.Closed {
+		t.Errorf("EventSource to a server that does not allow the page: first event %s; want error with readyState CLOSED",
+			describe(evs))
+	} else if len(evs) != 1 {
+		// After CLOSED the browser dispatches nothing more: no open, no
+		// hello, no tick.
+		t.Errorf("EventSource events %s; want only the error", describe(evs))
+	}
+	if st := es.es.ReadyState(); st != browser.Closed {
+		t.Errorf("EventSource readyState %v; want CLOSED: the browser must give up, not retry", st)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	var fe *browser.FetchError
+	if resp, err := browser.Get(ctx, base+"/stats"); !errors.As(err, &fe) || fe.Name != "TypeError" {
+		t.Errorf("fetch GET /stats: %v %s; want the browser to block it (TypeError)", err, body(resp))
+	}
+	if resp, err := browser.PostJSON(ctx, base+"/chat", map[string]string{"client": "x", "text": "y"}); !errors.As(err, &fe) || fe.Name != "TypeError" {
+		t.Errorf("fetch POST /chat: %v %s; want the browser to block it (TypeError)", err, body(resp))
+	}
+
+	conn, err := ws.Dial(ctx, wsURL(base+"/ws"), nil)
+	if err == nil {
+		conn.Close()
+		t.Fatal("WebSocket dial to a server that does not allow the page's origin succeeded; want it refused")
+	}
+	c := waitClose(t, watch, base+"/ws")
+	if c.Code != 1006 || c.WasClean {
+		t.Errorf("refused WebSocket: close code %d, clean %v; want 1006 and not clean (the handshake failed)", c.Code, c.WasClean)
+	}
+
+	// The refusals came from the origin rules, not from a server that is
+	// down: the stream request reached the server (CORS lets a server
+	// answer; the browser then hides the answer), the WebSocket handshake
+	// was refused before any subscription, and the chat POST never got
+	// past its preflight.
+	st := stats(t, name)
+	if st.SSE.Connects < 1 || st.WS.Connects != 0 || st.SSE.Chats+st.SSE.ChatRefused != 0 {
+		t.Errorf("refusing server's stats: sse connects %d, ws connects %d, chats %d+%d refused; want ≥1, 0, 0",
+			st.SSE.Connects, st.WS.Connects, st.SSE.Chats, st.SSE.ChatRefused)
+	}
+}
+
+// 7. The ws.Client, running in the browser, after POST /drop?transport=ws:
+// it waits its backoff, redials with ?lastEventId= and resumes from the
+// next seq, 0 lost.
+func TestWSClientReconnectsAfterDropWithBackoff(t *testing.T) {
+	watchWebSockets(t)
+	const minBackoff = 200 * time.Millisecond
+	client := runWSClient(t, srv.Allow+"/ws", minBackoff, 2*time.Second)
+	client.waitFor(t, "ws.Client: 3 ticks", atLeastTicks(3))
+	before := stats(t, "allow")
+
+	if n := drop(t, "ws"); n < 1 {
+		t.Fatalf("/drop?transport=ws dropped %d connections; want at least this test's", n)
+	}
+	last := client.lastSeq()
+	recs := client.waitFor(t, "ws.Client: error, open, then 5 more ticks", func(recs []record) bool {
+		i := indexOf(recs, 1, "error")
+		return i >= 0 && indexOf(recs, i, "open") >= 0 && recs[len(recs)-1].seq > last+5
+	})
+	errAt := indexOf(recs, 1, "error")
+	openAt := indexOf(recs, errAt, "open")
+	// The first wait after a connection that was open lies in
+	// [MinBackoff/2, MinBackoff] ("equal jitter"), then the dial.
+	const slack = 2 * time.Second
+	if d := recs[openAt].at.Sub(recs[errAt].at); d < minBackoff/2 || d > minBackoff+slack {
+		t.Errorf("ws.Client reconnected %v after the drop; want its backoff, %v to %v", d, minBackoff/2, minBackoff+slack)
+	} else {
+		t.Logf("ws.Client reconnected %v after the drop (backoff %v..%v)", d.Round(time.Millisecond), minBackoff/2, minBackoff)
+	}
+	lastBefore, firstAfter := lastTickBefore(recs, errAt), firstTickAfter(recs, openAt)
+	if lastBefore == nil || firstAfter == nil || firstAfter.seq != lastBefore.seq+1 {
+		t.Errorf("ws.Client: ticks around the reconnect %s; want the next seq first", describe(recs[max(0, errAt-2):min(len(recs), openAt+3)]))
+	}
+	if i := indexOf(recs, 0, "gap"); i >= 0 {
+		t.Errorf("ws.Client got a gap: %s", recs[i].data)
+	}
+	checkNoLoss(t, "ws.Client", ticksOf(recs))
+	if after := stats(t, "allow"); after.WS.Resumes < before.WS.Resumes+1 {
+		t.Errorf("server stats: ws resumes %d → %d; want one more (?lastEventId= on the redial)", before.WS.Resumes, after.WS.Resumes)
+	}
+}
+
+// --- helpers ---------------------------------------------------------------
+
+// record is one thing a client saw: an EventSource event, a WebSocket
+// message, or a ws.Client open/error/closed notice.
+type record struct {
+	kind  string // open, error, hello, tick, echo, gap, closed...
+	data  string // event data, echo text, error text
+	id    string // EventSource: lastEventId
+	state browser.ReadyState
+	seq   int64  // ticks
+	time  string // ticks
+	at    time.Time
+}
+
+// recorder collects records from one client and wakes waiters.
+type recorder struct {
+	name    string
+	mu      sync.Mutex
+	recs    []record
+	changed chan struct{}
+}
+
+func newRecorder(name string) *recorder {
+	return &recorder{name: name, changed: make(chan struct{}, 1)}
+}
+
+func (r *recorder) add(rec record) {
+	if rec.at.IsZero() {
+		rec.at = time.Now()
+	}
+	r.mu.Lock()
+	r.recs = append(r.recs, rec)
+	r.mu.Unlock()
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) snapshot() []record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]record(nil), r.recs...)
+}
+
+// waitFor waits until cond holds for everything recorded so far and returns
+// that, or fails the test saying what it waited for and what came.
+func (r *recorder) waitFor(t *testing.T, what string, cond func([]record) bool) []record {
+	t.Helper()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for {
+		recs := r.snapshot()
+		if cond(recs) {
+			return recs
+		}
+		select {
+		case <-r.changed:
+		case <-deadline.C:
+			t.Fatalf("%s: timed out after %v waiting for %s; got %s", r.name, waitTimeout, what, describe(recs))
+		}
+	}
+}
+
+func (r *recorder) ticks() []int64 { return ticksOf(r.snapshot()) }
+
+func (r *recorder) lastSeq() int64 {
+	s := r.ticks()
+	if len(s) == 0 {
+		return -1
+	}
+	return s[len(s)-1]
+}
+
+func atLeastTicks(n int) func([]record) bool {
+	return func(recs []record) bool { return len(ticksOf(recs)) >= n }
+}
+
+func pastSeq(seq int64) func([]record) bool {
+	return func(recs []record) bool { s := ticksOf(recs); return len(s) > 0 && s[len(s)-1] > seq }
+}
+
+func ticksOf(recs []record) []int64 {
+	var s []int64
+	for _, r := range recs {
+		if r.kind == "tick" {
+			s = append(s, r.seq)
+		}
+	}
+	return s
+}
+
+func ticksBySeq(recs []record) map[int64]record {
+	m := map[int64]record{}
+	for _, r := range recs {
+		if r.kind == "tick" {
+			m[r.seq] = r
+		}
+	}
+	return m
+}
+
+// indexOf is the index of the first record of kind at or after from, or -1.
+func indexOf(recs []record, from int, kind string) int {
+	for i := max(from, 0); i < len(recs); i++ {
+		if recs[i].kind == kind {
+			return i
+		}
+	}
+	return -1
+}
+
+func count(recs []record, kind string) int {
+	n := 0
+	for _, r := range recs {
+		if r.kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func lastTickBefore(recs []record, i int) *record {
+	for j := i - 1; j >= 0; j-- {
+		if recs[j].kind == "tick" {
+			return &recs[j]
+		}
+	}
+	return nil
+}
+
+func firstTickAfter(recs []record, i int) *record {
+	for j := i + 1; j < len(recs); j++ {
+		if recs[j].kind == "tick" {
+			return &recs[j]
+		}
+	}
+	return nil
+}
+
+// describe prints records compactly: runs of ticks as a..b.
+func describe(recs []record) string {
+	var parts []string
+	for i := 0; i < len(recs); {
+		r := recs[i]
+		if r.kind == "tick" {
+			j := i
+			for j+1 < len(recs) && recs[j+1].kind == "tick" {
+				j++
+			}
+			parts = append(parts, "ticks "+summarize(ticksOf(recs[i:j+1])))
+			i = j + 1
+			continue
+		}
+		s := r.kind
+		if r.kind == "open" || r.kind == "error" {
+			if r.state != 0 || r.kind == "error" {
+				s += "(" + r.state.String() + ")"
+			}
+		}
+		if r.data != "" {
+			s += " " + strconv.Quote(truncate(r.data, 80))
+		}
+		parts = append(parts, s)
+		i++
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// summarize prints seqs compactly: runs of consecutive seqs as a..b.
+func summarize(seqs []int64) string {
+	var b strings.Builder
+	for i := 0; i < len(seqs); {
+		j := i
+		for j+1 < len(seqs) && seqs[j+1] == seqs[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteString(" ")
+		}
+		if i == j {
+			fmt.Fprint(&b, seqs[i])
+		} else {
+			fmt.Fprintf(&b, "%d..%d", seqs[i], seqs[j])
+		}
+		i = j + 1
+	}
+	return "[" + b.String() + "]"
+}
+
+// checkNoLoss fails unless seqs are strictly consecutive: none missing,
+// none repeated, none out of order.
+func checkNoLoss(t *testing.T, who string, seqs []int64) {
+	t.Helper()
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] != seqs[i-1]+1 {
+			t.Errorf("%s: tick %d followed by %d (lost or repeated ticks); all: %s", who, seqs[i-1], seqs[i], summarize(seqs))
+			return
+		}
+	}
+}
+
+// esClient is a browser EventSource whose events are recorded.
+type esClient struct {
+	*recorder
+	es *browser.EventSource
+}
+
+// openEventSource opens the browser's EventSource on url, records every
+// event and closes it when the test ends.
+func openEventSource(t *testing.T, url string) *esClient {
+	t.Helper()
+	es, err := browser.NewEventSource(url, "hello", "tick", "echo", "gap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &esClient{recorder: newRecorder("EventSource " + url), es: es}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range es.Events() {
+			rec := record{kind: ev.Type, data: ev.Data, id: ev.LastEventID, state: ev.ReadyState, at: ev.At}
+			if ev.Type == "tick" {
+				var tk struct {
+					Seq  int64  `json:"seq"`
+					Time string `json:"time"`
+				}
+				if err := json.Unmarshal([]byte(ev.Data), &tk); err != nil {
+					rec.kind = "bad tick"
+				}
+				rec.seq, rec.time = tk.Seq, tk.Time
+			}
+			c.add(rec)
+		}
+	}()
+	t.Cleanup(func() {
+		es.Close()
+		<-done
+	})
+	return c
+}
+
+// wsConn is one ws.Conn (coder/websocket in the browser) whose messages
+// are recorded; a read error is recorded as "closed".
+type wsConn struct {
+	*recorder
+	conn *ws.Conn
+}
+
+func dialWS(t *testing.T, url string) *wsConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	conn, err := ws.Dial(ctx, wsURL(url), nil)
+	if err != nil {
+		t.Fatalf("WebSocket dial %s: %v", url, err)
+	}
+	c := &wsConn{recorder: newRecorder("WebSocket " + url), conn: conn}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			// No deadline on the read: in the browser, coder/websocket
+			// closes the socket when a read's context ends.
+			m, err := conn.Read(context.Background())
+			if err != nil {
+				c.add(record{kind: "closed", data: err.Error()})
+				return
+			}
+			c.add(messageRecord(m))
+		}
+	}()
+	t.Cleanup(func() {
+		conn.Close() // 1000; an error only says it was closed already
+		<-done
+	})
+	return c
+}
+
+func messageRecord(m ws.Message) record {
+	r := record{kind: m.Type, seq: m.Seq, time: m.Time}
+	switch m.Type {
+	case ws.TypeHello:
+		r.data = m.Client
+	case ws.TypeEcho, ws.TypeError:
+		r.data = m.Text
+	case ws.TypeGap:
+		r.data = fmt.Sprintf("%d..%d", m.From, m.To)
+	}
+	return r
+}
+
+// runWSClient runs the reconnecting ws.Client in the browser until the test
+// ends, recording its messages and its OnOpen/OnError notices.
+func runWSClient(t *testing.T, url string, minBackoff, maxBackoff time.Duration) *recorder {
+	t.Helper()
+	rec := newRecorder("ws.Client " + url)
+	c := &ws.Client{
+		URL:        wsURL(url),
+		MinBackoff: minBackoff,
+		MaxBackoff: maxBackoff,
+		OnOpen:     func() { rec.add(record{kind: "open"}) },
+		OnError:    func(err error) { rec.add(record{kind: "error", data: err.Error()}) },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, func(m ws.Message) { rec.add(messageRecord(m)) }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("ws.Client.Run ended with %v; want context.Canceled", err)
+		}
+	})
+	return rec
+}
+
+// watchWebSockets installs a browser.WebSocketWatch for the test. At the end
+// it closes the sockets left open (see WebSocketWatch.CloseOpen) and says
+// how many there were.
+func watchWebSockets(t *testing.T) *browser.WebSocketWatch {
+	w := browser.WatchWebSockets()
+	t.Cleanup(func() {
+		if n := w.CloseOpen(); n > 0 {
+			t.Logf("closed %d WebSocket(s) left open (coder/websocket's CloseNow asks the browser for code 1001, which it refuses)", n)
+		}
+		w.Stop()
+	})
+	return w
+}
+
+// waitClose waits for the browser's close event of a watched socket on url.
+func waitClose(t *testing.T, w *browser.WebSocketWatch, url string) browser.WebSocketClose {
+	t.Helper()
+	want := wsURL(url)
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	var seen []string
+	for {
+		select {
+		case c := <-w.Closes():
+			if strings.HasPrefix(c.URL, want) {
+				return c
+			}
+			seen = append(seen, fmt.Sprintf("%s %d", c.URL, c.Code))
+		case <-deadline.C:
+			t.Fatalf("no close event for %s within %v; closes seen: %q", want, waitTimeout, seen)
+		}
+	}
+}
+
+func wsURL(httpURL string) string { return "ws" + strings.TrimPrefix(httpURL, "http") }
+
+// serverStats is the part of compare.StatsSnapshot the tests read.
+type serverStats struct {
+	Seq int64    `json:"seq"`
+	SSE counters `json:"sse"`
+	WS  counters `json:"ws"`
+}
+
+type counters struct {
+	Connects    int64 `json:"connects"`
+	Resumes     int64 `json:"resumes"`
+	Chats       int64 `json:"chats"`
+	ChatRefused int64 `json:"chat_refused"`
+}
+
+// stats asks the runner for the Stats of server "allow" or "deny".
+func stats(t *testing.T, server string) serverStats {
+	t.Helper()
+	var st serverStats
+	ctlJSON(t, "GET", "/stats?server="+server, &st)
+	return st
+}
+
+// drop asks the runner to POST /drop?transport=... to the allowing server
+// and returns how many connections it closed.
+func drop(t *testing.T, transport string) int {
+	t.Helper()
+	var r struct{ Dropped int }
+	ctlJSON(t, "POST", "/drop?transport="+transport, &r)
+	return r.Dropped
+}
+
+// ctlJSON calls the runner's control endpoint and decodes its JSON answer.
+func ctlJSON(t *testing.T, method, path string, v any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	resp, err := browser.Fetch(ctx, browser.Request{Method: method, URL: control + path})
+	if err != nil {
+		t.Fatalf("control %s %s: %v", method, path, err)
+	}
+	if resp.Status != 200 {
+		t.Fatalf("control %s %s: %d %s", method, path, resp.Status, resp.Body)
+	}
+	if err := json.Unmarshal(resp.Body, v); err != nil {
+		t.Fatalf("control %s %s: %v in %s", method, path, err, resp.Body)
+	}
+}
+
+func body(resp *browser.Response) string {
+	if resp == nil {
+		return ""
+	}
+	return fmt.Sprintf("(status %d: %s)", resp.Status, truncate(string(resp.Body), 200))
+}

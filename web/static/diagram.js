@@ -1,0 +1,39 @@
+// diagram.js: the direction diagram of one panel (the SVG comes from
+// <template id="diagram-sse"> or "diagram-ws" in index.html). A dot flies
+// along a line for every message: ticks and echoes down, chat up.
+// SSE draws two lines (GET /sse down, POST /chat up), WebSocket one line
+// that carries both directions: that difference is the point of the picture.
+
+const FLIGHT_MS = 450;
+
+export class Diagram {
+  constructor(host, templateId) {
+    this.host = host;
+    const tpl = document.getElementById(templateId);
+    this.svg = tpl.content.firstElementChild.cloneNode(true);
+    host.append(this.svg);
+    this.dots = {};
+    for (const dot of this.svg.querySelectorAll(".dot")) {
+      for (const kind of ["tick", "echo", "chat"]) {
+        if (dot.classList.contains(`dot-${kind}`)) this.dots[kind] = dot;
+      }
+    }
+    this.reduced = matchMedia("(prefers-reduced-motion: reduce)");
+  }
+
+  // pulse shows one message: "tick" or "echo" (down) or "chat" (up).
+  pulse(kind) {
+    this.host.dataset.flow = kind;
+    const dot = this.dots[kind];
+    if (!dot || typeof dot.animate !== "function") return;
+    const line = dot.dataset.lane === "up" ? 1 : -1;
+    const distance = 244 * line; // from one box to the other, in SVG units
+    const frames = this.reduced.matches
+      ? [{ opacity: 1 }, { opacity: 0 }]
+      : [
+          { opacity: 1, transform: "translateX(0px)" },
+          { opacity: 1, transform: `translateX(${distance}px)` },
+        ];
+    dot.animate(frames, { duration: FLIGHT_MS, easing: "ease-in-out" });
+  }
+}

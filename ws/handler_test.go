@@ -1,0 +1,471 @@
+//go:build !js
+
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+)
+
+func TestHandlerHelloBacklogLiveEcho(t *testing.T) {
+	f := newFeed("client-7", AppendGap(nil, 1, 3), tick(4), tick(5))
+	// A live tick is ready before the connection even exists: it must still
+	// come after the whole backlog.
+	f.live <- tick(6)
+	ts := startServer(t, &Handler{}, f)
+	c := ts.dial(t, nil)
+
+	var got []Message
+	readWant := func(want Message) {
+		t.Helper()
+		m := read(t, c)
+		if m != want {
+			t.Fatalf("message %d: got %+v, want %+v", len(got), m, want)
+		}
+		got = append(got, m)
+	}
+	readWant(Message{Type: TypeHello, Client: "client-7"})
+	readWant(Message{Type: TypeGap, From: 1, To: 3})
+	readWant(tickMsg(4))
+	readWant(tickMsg(5))
+	readWant(tickMsg(6))
+	f.push(t, tick(7))
+	readWant(tickMsg(7))
+
+	// Chat goes up and its echo comes back on the same socket, in between
+	// live ticks.
+	if err := c.Chat(testContext(t), "hello <world>"); err != nil {
+		t.Fatal(err)
+	}
+	readWant(Message{Type: TypeEcho, Text: "hello <world>"})
+	f.push(t, tick(8))
+	readWant(tickMsg(8))
+
+	if err := c.Close(); err != nil {
+		t.Errorf("client Close: %v", err)
+	}
+	f.waitClosed(t)
+
+	if chats := f.chatTexts(); len(chats) != 1 || chats[0] != "hello <world>" {
+		t.Errorf("Feed.Chat saw %q, want [hello <world>]", chats)
+	}
+	if f.lastEventID != "" {
+		t.Errorf("Subscribe got lastEventID %q without one in the URL", f.lastEventID)
+	}
+	// Wrote saw exactly what the client received, in order.
+	wrote := f.wroteMessages()
+	if len(wrote) != len(got) {
+		t.Fatalf("Wrote saw %d messages, the client received %d:\n%q", len(wrote), len(got), wrote)
+	}
+	for i, b := range wrote {
+		var m Message
+		if err := json.Unmarshal(b, &m); err != nil || m != got[i] {
+			t.Errorf("Wrote message %d = %s, client received %+v", i, b, got[i])
+		}
+		if IsTick(b) != (got[i].Type == TypeTick) {
+			t.Errorf("IsTick(%s) = %v", b, IsTick(b))
+		}
+	}
+}
+
+func TestHandlerPassesLastEventID(t *testing.T) {
+	f := newFeed("c")
+	ts := startServer(t, &Handler{}, f)
+	c, err := Dial(testContext(t), ts.url+"?lastEventId=41&other=x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+	if f.lastEventID != "41" {
+		t.Errorf("Subscribe got lastEventID %q, want 41", f.lastEventID)
+	}
+	c.Close()
+	f.waitClosed(t)
+}
+
+func TestHandlerChatRefusedKeepsSocketOpen(t *testing.T) {
+	f := newFeed("c")
+	f.setChatErrs(errors.New("rate limited: slow down"))
+	ts := startServer(t, &Handler{}, f)
+	c := ts.dial(t, nil)
+	expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+
+	if err := c.Chat(testContext(t), "first"); err != nil {
+		t.Fatal(err)
+	}
+	expectMessage(t, c, Message{Type: TypeError, Text: "rate limited: slow down"})
+
+	// The refusal did not end the connection: the next chat is echoed and
+	// ticks still flow.
+	if err := c.Chat(testContext(t), "second"); err != nil {
+		t.Fatal(err)
+	}
+	expectMessage(t, c, Message{Type: TypeEcho, Text: "second"})
+	f.push(t, tick(9))
+	expectMessage(t, c, tickMsg(9))
+
+	if chats := f.chatTexts(); strings.Join(chats, ",") != "first,second" {
+		t.Errorf("Feed.Chat saw %q", chats)
+	}
+	c.Close()
+	f.waitClosed(t)
+	// The refusal is a data message the handler wrote, so Wrote saw it.
+	var sawError bool
+	for _, b := range f.wroteMessages() {
+		sawError = sawError || strings.Contains(string(b), `"type":"error"`)
+	}
+	if !sawError {
+		t.Error("Wrote did not see the error message")
+	}
+}
+
+func TestHandlerEmptyChatKeepsSocketOpen(t *testing.T) {
+	f := newFeed("c")
+	ts := startServer(t, &Handler{}, f)
+	c := ts.dial(t, nil)
+	expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+
+	if err := c.Chat(testContext(t), ""); err != nil {
+		t.Fatal(err)
+	}
+	m := read(t, c)
+	if m.Type != TypeError || m.Text == "" {
+		t.Fatalf("empty chat answered with %+v, want an error message with text", m)
+	}
+	if err := c.Chat(testContext(t), "now with text"); err != nil {
+		t.Fatal(err)
+	}
+	expectMessage(t, c, Message{Type: TypeEcho, Text: "now with text"})
+	if chats := f.chatTexts(); len(chats) != 1 {
+		t.Errorf("Feed.Chat saw %q; an empty chat must not reach it", chats)
+	}
+	c.Close()
+	f.waitClosed(t)
+}
+
+func TestHandlerClosesOnBadMessages(t *testing.T) {
+	tests := []struct {
+		name  string
+		send  func(ctx context.Context, c *Conn) error
+		code  websocket.StatusCode
+		limit int64
+	}{
+		{"binary", func(ctx context.Context, c *Conn) error {
+			return c.c.Write(ctx, websocket.MessageBinary, Encode(Message{Type: TypeChat, Text: "x"}))
+		}, websocket.StatusUnsupportedData, 0},
+		{"malformed JSON", func(ctx context.Context, c *Conn) error {
+			return c.WriteRaw(ctx, []byte(`{"type":"chat","text":`))
+		}, websocket.StatusInvalidFramePayloadData, 0},
+		{"not an object", func(ctx context.Context, c *Conn) error {
+			return c.WriteRaw(ctx, []byte(`["chat","x"]`))
+		}, websocket.StatusInvalidFramePayloadData, 0},
+		{"null", func(ctx context.Context, c *Conn) error {
+			return c.WriteRaw(ctx, []byte(`null`))
+		}, websocket.StatusInvalidFramePayloadData, 0},
+		{"unknown type", func(ctx context.Context, c *Conn) error {
+			return c.WriteRaw(ctx, []byte(`{"type":"tick","seq":1}`))
+		}, websocket.StatusUnsupportedData, 0},
+		{"over the default read limit", func(ctx context.Context, c *Conn) error {
+			return c.Chat(ctx, strings.Repeat("x", DefaultReadLimit))
+		}, websocket.StatusMessageTooBig, 0},
+		{"over a small read limit", func(ctx context.Context, c *Conn) error {
+			return c.Chat(ctx, strings.Repeat("x", 100))
+		}, websocket.StatusMessageTooBig, 64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFeed("c")
+			ts := startServer(t, &Handler{ReadLimit: tt.limit}, f)
+			c := ts.dial(t, nil)
+			expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+			if err := tt.send(testContext(t), c); err != nil {
+				t.Fatal(err)
+			}
+			ce := expectClose(t, c, tt.code)
+			if tt.code != websocket.StatusMessageTooBig && ce.Reason == "" {
+				t.Error("close frame has no reason")
+			}
+			f.waitClosed(t)
+			if chats := f.chatTexts(); len(chats) != 0 {
+				t.Errorf("Feed.Chat saw %q", chats)
+			}
+		})
+	}
+}
+
+// The limit is the largest message that passes, not the first that fails.
+func TestHandlerReadLimitBoundary(t *testing.T) {
+	for _, limit := range []int64{0, 64} {
+		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
+			max := limit
+			if max == 0 {
+				max = DefaultReadLimit
+			}
+			f := newFeed("c")
+			ts := startServer(t, &Handler{ReadLimit: limit}, f)
+			c := ts.dial(t, nil)
+			expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+			overhead := len(Encode(Message{Type: TypeChat, Text: "y"})) - 1
+			text := strings.Repeat("y", int(max)-overhead)
+			if n := len(Encode(Message{Type: TypeChat, Text: text})); n != int(max) {
+				t.Fatalf("test bug: message is %d bytes", n)
+			}
+			if err := c.Chat(testContext(t), text); err != nil {
+				t.Fatal(err)
+			}
+			expectMessage(t, c, Message{Type: TypeEcho, Text: text})
+			if err := c.Chat(testContext(t), text+"y"); err != nil {
+				t.Fatal(err)
+			}
+			expectClose(t, c, websocket.StatusMessageTooBig)
+			f.waitClosed(t)
+		})
+	}
+}
+
+func TestHandlerFeedDone(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		code   websocket.StatusCode
+		reason string
+	}{
+		{"going away", websocket.CloseError{Code: websocket.StatusGoingAway, Reason: "server shutting down"},
+			websocket.StatusGoingAway, "server shutting down"},
+		{"wrapped policy", fmt.Errorf("drop request: %w", websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: "too slow"}),
+			websocket.StatusPolicyViolation, "too slow"},
+		{"plain error", errors.New("clock broke; secret internals"), websocket.StatusInternalError, ""},
+		{"nil error", nil, websocket.StatusInternalError, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFeed("c", tick(1))
+			ts := startServer(t, &Handler{}, f)
+			c := ts.dial(t, nil)
+			expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+			expectMessage(t, c, tickMsg(1))
+			f.end(tt.err)
+			ce := expectClose(t, c, tt.code)
+			if tt.reason != "" && ce.Reason != tt.reason {
+				t.Errorf("close reason %q, want %q", ce.Reason, tt.reason)
+			}
+			if tt.err != nil && tt.code == websocket.StatusInternalError && strings.Contains(ce.Reason, "secret") {
+				t.Errorf("close reason %q leaks the internal error", ce.Reason)
+			}
+			f.waitClosed(t)
+		})
+	}
+}
+
+func TestHandlerSubscribeError(t *testing.T) {
+	long := strings.Repeat("é", 100) // 200 bytes: more than a close frame holds
+	for _, msg := range []string{"too many connections", long} {
+		t.Run(fmt.Sprint(len(msg), " bytes"), func(t *testing.T) {
+			ts := startServer(t, &Handler{Subscribe: func(*http.Request, string) (Feed, error) {
+				return nil, errors.New(msg)
+			}})
+			c := ts.dial(t, nil)
+			ce := expectClose(t, c, websocket.StatusTryAgainLater)
+			if len(ce.Reason) > 123 || !utf8.ValidString(ce.Reason) || !strings.HasPrefix(msg, ce.Reason) || ce.Reason == "" {
+				t.Errorf("close reason %q: want a non-empty valid UTF-8 prefix of the error, at most 123 bytes", ce.Reason)
+			}
+		})
+	}
+}
+
+func TestHandlerOrigin(t *testing.T) {
+	evil := &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"http://evil.example"}}}
+
+	t.Run("foreign origin refused", func(t *testing.T) {
+		ts := startServer(t, &Handler{OriginPatterns: []string{"localhost:3000"}}, newFeed("c"))
+		c, err := Dial(testContext(t), ts.url, evil)
+		if err == nil {
+			c.CloseNow()
+			t.Fatal("Dial with a foreign Origin succeeded")
+		}
+		var he *HandshakeError
+		if !errors.As(err, &he) || he.StatusCode != http.StatusForbidden {
+			t.Fatalf("Dial error %v (%T), want a *HandshakeError with 403", err, err)
+		}
+		if !strings.Contains(he.Error(), "403") {
+			t.Errorf("HandshakeError text %q does not say 403", he.Error())
+		}
+		if len(ts.subscribed) != 0 {
+			t.Error("Subscribe was called for a refused handshake")
+		}
+	})
+
+	for _, pattern := range []string{"evil.example", "http://evil.example", "*.example"} {
+		t.Run("allowed by "+pattern, func(t *testing.T) {
+			f := newFeed("c")
+			ts := startServer(t, &Handler{OriginPatterns: []string{"localhost:3000", pattern}}, f)
+			c := ts.dial(t, evil)
+			expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+			c.Close()
+			f.waitClosed(t)
+		})
+	}
+
+	t.Run("same origin allowed", func(t *testing.T) {
+		f := newFeed("c")
+		ts := startServer(t, &Handler{}, f)
+		same := &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {ts.srv.URL}}}
+		c := ts.dial(t, same)
+		expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+		c.Close()
+		f.waitClosed(t)
+	})
+}
+
+func TestHandlerNotAWebSocketRequest(t *testing.T) {
+	ts := startServer(t, &Handler{}, newFeed("c"))
+	resp, err := http.Get(ts.httpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Errorf("plain GET answered %s, want a 4xx", resp.Status)
+	}
+	if len(ts.subscribed) != 0 {
+		t.Error("Subscribe was called for a plain GET")
+	}
+}
+
+func TestHandlerClientVanishes(t *testing.T) {
+	f := newFeed("c", tick(1))
+	ts := startServer(t, &Handler{}, f)
+	c := ts.dial(t, nil)
+	expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+	c.CloseNow() // no close handshake: a crash or a cut cable
+	f.waitClosed(t)
+}
+
+func TestHandlerPingKeepAlive(t *testing.T) {
+	handler := func() *Handler {
+		return &Handler{PingInterval: 10 * time.Millisecond, WriteTimeout: 200 * time.Millisecond}
+	}
+
+	t.Run("answered pings keep the connection", func(t *testing.T) {
+		pings := make(chan struct{}, 100)
+		f := newFeed("c")
+		ts := startServer(t, handler(), f)
+		c := ts.dial(t, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
+			select {
+			case pings <- struct{}{}:
+			default:
+			}
+			return true
+		}})
+		// Read in the background: pongs are sent by the reader.
+		msgs := make(chan Message, 10)
+		go func() {
+			for {
+				m, err := c.Read(context.Background())
+				if err != nil {
+					close(msgs)
+					return
+				}
+				msgs <- m
+			}
+		}()
+		for range 5 {
+			select {
+			case <-pings:
+			case <-timeAfter(t):
+				t.Fatal("no keep-alive ping")
+			}
+		}
+		f.push(t, tick(3))
+		for _, want := range []Message{{Type: TypeHello, Client: "c"}, tickMsg(3)} {
+			select {
+			case m, ok := <-msgs:
+				if !ok || m != want {
+					t.Fatalf("got %+v (open %v), want %+v", m, ok, want)
+				}
+			case <-timeAfter(t):
+				t.Fatal("no message")
+			}
+		}
+		select {
+		case <-f.closed:
+			t.Fatal("the handler dropped a client that answers pings")
+		default:
+		}
+		c.Close()
+		for range msgs {
+		}
+		f.waitClosed(t)
+	})
+
+	t.Run("unanswered pings drop the connection", func(t *testing.T) {
+		f := newFeed("c")
+		ts := startServer(t, handler(), f)
+		c := ts.dial(t, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
+			return false // read pings but never answer
+		}})
+		done := make(chan error, 1)
+		go func() {
+			for {
+				if _, err := c.Read(context.Background()); err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+		f.waitClosed(t)
+		select {
+		case err := <-done:
+			if websocket.CloseStatus(err) == websocket.StatusNormalClosure {
+				t.Errorf("dropped connection looks like a normal closure: %v", err)
+			}
+		case <-timeAfter(t):
+			t.Fatal("client still connected after the server dropped it")
+		}
+	})
+}
+
+// A client that never answers the server's close frame is cut off well
+// before coder/websocket's own 5 s close-handshake timeout, whichever side
+// started the ending; and the close frame was still sent.
+func TestHandlerSilentClientCutOff(t *testing.T) {
+	tests := []struct {
+		name    string
+		trigger func(t *testing.T, f *fakeFeed, c *Conn)
+		code    websocket.StatusCode
+	}{
+		{"after a bad message", func(t *testing.T, f *fakeFeed, c *Conn) {
+			if err := c.c.Write(testContext(t), websocket.MessageBinary, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}, websocket.StatusUnsupportedData},
+		{"after the feed ends", func(t *testing.T, f *fakeFeed, c *Conn) {
+			f.end(websocket.CloseError{Code: websocket.StatusGoingAway, Reason: "bye"})
+		}, websocket.StatusGoingAway},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFeed("c")
+			ts := startServer(t, &Handler{}, f)
+			c := ts.dial(t, nil)
+			expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+			start := time.Now()
+			tt.trigger(t, f, c) // and then read nothing: no answer to the close frame
+			f.waitClosed(t)
+			if d := time.Since(start); d > 4*time.Second {
+				t.Errorf("the handler waited %v for a silent client", d)
+			}
+			expectClose(t, c, tt.code)
+		})
+	}
+}
