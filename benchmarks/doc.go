@@ -1,4 +1,44 @@
 // Package benchmarks holds the go test -bench suites that contrast the SSE
 // and WebSocket transports: connection cost, reconnect behaviour,
 // directionality and fan-out. It contains no product code.
+//
+// Run them all, and compare runs with benchstat:
+//
+//	go test -run='^$' -bench=. -benchmem -count=6 ./benchmarks/ | tee new.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest new.txt
+//
+// or one family, for example -bench=Fanout/transport=ws. Plain go test
+// ./benchmarks/ runs only the tests, which pin down byte for byte what a tick
+// is on the wire (wire_test.go).
+//
+// Every benchmark has a sub-benchmark per transport (transport=sse,
+// transport=ws, and where it helps transport=tcp, a bare TCP floor) and
+// reports its own metrics next to ns/op, in units that say what they count:
+//
+//	BenchmarkConnect    dial to first tick: ns/op, p50-ns, handshake-B,
+//	                    first-tick-B, server-allocs/op
+//	BenchmarkIdleConn   1000 idle connections: heap-B/conn, stack-B/conn,
+//	                    goroutines/conn, rss-B/conn
+//	BenchmarkFanout     one tick to N clients (clients=1, 100, 1000, 2000):
+//	                    server-ns/event/client, floor-ns/event/client,
+//	                    x-floor, ns/event/client, allocs/event/client,
+//	                    wire-B/event
+//	BenchmarkRoundTrip  chat up, echo down: ns/op, p50-ns, up-B/op,
+//	                    down-B/op
+//	BenchmarkReconnect  drop, then the first resumed tick: ns/op,
+//	                    wait-ns/op, lost-ticks, dup-ticks
+//
+// Each benchmark's comment says what it measures and what to notice. They
+// measure with the probes of package compare, the same code behind
+// `ssevsws compare`, so the benchmarks and the command agree.
+//
+// Everything runs on loopback (127.0.0.1) with the server in the test
+// process, because the server's memory, goroutines and allocations can only
+// be seen from inside it. BenchmarkFanout starts its clients in a second
+// process (this test binary again), so that the CPU time it reports is the
+// server's alone. The benchmarks raise the soft limit on open files to the
+// hard limit; BenchmarkFanout/clients=2000 needs about 4100 and
+// BenchmarkIdleConn about 2100, and they skip when the limit is lower.
+// On a shared or small machine, bound the heavy ones with -benchtime, e.g.
+// -bench=Fanout -benchtime=20x.
 package benchmarks

@@ -49,8 +49,10 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 // Tick builds tick seq with both encodings.
 func (c *Clock) Tick(seq int64) Tick {
 	t := Tick{Seq: seq, Time: c.TimeOf(seq).Format(timeLayout)}
-	t.SSE = AppendSSETick(nil, seq, t.Time)
-	t.WS = ws.AppendTick(nil, seq, t.Time)
+	// Room for the longest seq and time up front: one allocation per
+	// encoding instead of one per append that outgrows the buffer.
+	t.SSE = AppendSSETick(make([]byte, 0, 96+len(t.Time)), seq, t.Time)
+	t.WS = ws.AppendTick(make([]byte, 0, 64+len(t.Time)), seq, t.Time)
 	return t
 }
 

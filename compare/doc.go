@@ -12,4 +12,7 @@
 //   - router.go: every endpoint on gorilla/mux, CORS with rs/cors.
 //   - server.go: Config, start, graceful shutdown.
 //   - stats.go:  the counters behind GET /stats.
+//   - limit.go:  optional caps on open connections.
+//   - probe*.go: the measurements that ssevsws compare and the benchmarks
+//     share, so both measure the transports the same way (probe.go first).
 package compare

@@ -1,9 +1,10 @@
 // Command ssevsws serves the same clock over Server-Sent Events and
 // WebSocket, side by side, with a page that shows both.
 //
-//	ssevsws [serve] [flags]
+//	ssevsws [serve] [flags]    serve the clock and the page
+//	ssevsws compare [flags]    measure both transports side by side
 //
-// Run "ssevsws -h" for the flags. main only wires signals to run, which
+// Run "ssevsws -h" or "ssevsws compare -h" for the flags. main only wires signals to run, which
 // holds the logic so that tests can call it.
 package main
 

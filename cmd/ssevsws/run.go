@@ -22,6 +22,9 @@ const shutdownGrace = 5 * time.Second
 // run parses args and serves until ctx is done. It returns the exit code:
 // 0 after a clean shutdown, 1 when serving failed, 2 for bad usage.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "compare" {
+		return runCompare(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
@@ -116,6 +119,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: ssevsws [serve] [flags]
+       ssevsws compare [flags]   (measure both transports; see ssevsws compare -h)
 
 Serves one clock over /sse (Server-Sent Events) and /ws (WebSocket), and a
 page at / that shows both side by side.

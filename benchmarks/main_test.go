@@ -1,0 +1,19 @@
+package benchmarks
+
+import (
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the run if a benchmark or test leaves a goroutine behind:
+// every server, client and crowd must be shut down. Started with
+// clientsEnv set, the test binary is instead BenchmarkFanout's client
+// process.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(clientsEnv); spec != "" {
+		os.Exit(runClientProcess(spec))
+	}
+	goleak.VerifyTestMain(m)
+}

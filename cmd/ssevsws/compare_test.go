@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/ssevsws/ssevsws/compare"
+)
+
+// ssevsws compare -json runs every probe against an in-process server and
+// prints a report that parses, with every row and no lost tick. Progress
+// goes to stderr as plain lines, since stderr is not a terminal here.
+func TestCompareJSON(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var stdout, stderr strings.Builder
+	code := run(context.Background(), []string{"compare", "-duration", "50ms", "-clients", "20", "-json"}, noEnv, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	var rep compare.Report
+	if err := json.Unmarshal([]byte(stdout.String()), &rep); err != nil {
+		t.Fatalf("output is not the report as JSON: %v\n%s", err, stdout.String())
+	}
+	if rep.Server != "in-process" || rep.Clients != 20 || rep.Go == "" || rep.IntervalMS <= 0 {
+		t.Errorf("report header %+v", rep)
+	}
+	rows := map[string]compare.Row{}
+	for _, r := range rep.Rows {
+		rows[r.Key] = r
+	}
+	for _, key := range []string{"connect_p50", "connect_p99", "handshake_bytes", "first_tick_p50", "tick_wire_bytes",
+		"idle_rss", "idle_heap", "idle_goroutines", "round_trip_p50", "round_trip_p99", "round_trip_bytes",
+		"reconnect_wait_p50", "resume_p50", "lost_ticks"} {
+		r, ok := rows[key]
+		if !ok {
+			t.Errorf("no row %q", key)
+			continue
+		}
+		if r.SSE == nil || r.WS == nil {
+			t.Errorf("row %q: a value is missing: %+v", key, r)
+		}
+	}
+	if r := rows["lost_ticks"]; r.SSE == nil || *r.SSE != 0 || r.WS == nil || *r.WS != 0 {
+		t.Errorf("lost ticks: %+v", r)
+	}
+	if r := rows["tick_wire_bytes"]; r.SSE != nil && r.WS != nil && *r.SSE <= *r.WS {
+		t.Errorf("an SSE tick (%v B) should be larger than a WebSocket one (%v B)", *r.SSE, *r.WS)
+	}
+	if rep.Results[compare.WS] == nil || rep.Results[compare.WS].Idle == nil {
+		t.Error("no detailed results")
+	}
+	if !strings.Contains(stderr.String(), "ssevsws compare: 1/8 connect SSE") || strings.Contains(stderr.String(), "\r") {
+		t.Errorf("progress on a non-terminal should be plain lines:\n%q", stderr.String())
+	}
+}
+
+// Against -url it prints the table; idle memory cannot be measured there
+// and says so.
+func TestCompareTableAgainstURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every probe for a few seconds")
+	}
+	defer goleak.VerifyNone(t)
+	srv, err := compare.New(compare.Config{Interval: 50 * time.Millisecond, Retry: 20 * time.Millisecond,
+		ChatRate: -1, Logger: compare.InProcessConfig().Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		srv.Shutdown(context.Background())
+		<-served
+	}()
+
+	var stdout, stderr strings.Builder
+	code := runCompare(context.Background(), []string{"-url", ln.Addr().String(), "-duration", "50ms", "-pace", "0"}, noEnv, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"SSE", "WebSocket", "SSE ÷ WS", "connect p50", "handshake bytes", "first tick latency p50",
+		"wire bytes per tick", "idle memory per connection", "n/a", "round trip p50", "resume time p50", "lost ticks", "http://" + ln.Addr().String()} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCompareBadUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"-clients", "0"},
+		{"-duration", "-1s"},
+		{"-url", "ftp://x"},
+		{"extra"},
+		{"-nope"},
+	} {
+		var stderr strings.Builder
+		if code := runCompare(context.Background(), args, noEnv, io.Discard, &stderr); code != 2 || stderr.Len() == 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a reason", args, code, stderr.String())
+		}
+	}
+	var stderr strings.Builder
+	if code := run(context.Background(), []string{"compare", "-h"}, noEnv, io.Discard, &stderr); code != 0 ||
+		!strings.Contains(stderr.String(), "-url") || !strings.Contains(stderr.String(), "-json") {
+		t.Errorf("compare -h: exit %d\n%s", code, stderr.String())
+	}
+}

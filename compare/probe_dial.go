@@ -1,0 +1,14 @@
+//go:build !js
+
+package compare
+
+import (
+	"net/http"
+
+	"github.com/coder/websocket"
+)
+
+// wsDialOptions makes coder/websocket dial through hc.
+func wsDialOptions(hc *http.Client) *websocket.DialOptions {
+	return &websocket.DialOptions{HTTPClient: hc}
+}

@@ -1,0 +1,198 @@
+package compare
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+)
+
+func probeTarget(t *testing.T, ts *testServer) *Target {
+	t.Helper()
+	tg, err := NewTarget("http://" + ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tg.Close)
+	return tg
+}
+
+func probeCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Every probe runs against a real server on both transports and reports
+// numbers that make sense: bytes counted, no tick lost, two goroutines per
+// connection.
+func TestProbes(t *testing.T) {
+	cfg := fastConfig()
+	cfg.ChatRate = -1
+	ts := startServer(t, cfg, "127.0.0.1:0")
+	tg := probeTarget(t, ts)
+	ctx := probeCtx(t)
+	for _, tr := range Transports {
+		t.Run(string(tr), func(t *testing.T) {
+			c, err := ProbeConnect(ctx, tg, tr, Budget{Min: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Head.N != 3 || c.Head.P50 <= 0 || c.FirstTick.P50 < c.Head.P50 {
+				t.Errorf("connect: head %+v, first tick %+v", c.Head, c.FirstTick)
+			}
+			if b := c.Bytes; b.Request < 50 || b.Response < 50 || b.Tick < 50 || b.Setup < 20 {
+				t.Errorf("connect bytes %+v", b)
+			}
+
+			rt, err := ProbeRoundTrip(ctx, tg, tr, Budget{Min: 3}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rt.Time.N != 3 || rt.Up == 0 || rt.Down == 0 || rt.Refused != 0 {
+				t.Errorf("round trip %+v", rt)
+			}
+
+			rc, err := ProbeReconnect(ctx, tg, tr, Budget{Min: 2}, ReconnectOptions{WSBackoff: 20 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rc.Drops != 2 || rc.Lost != 0 || rc.Duplicated != 0 || rc.Resume.P50 < rc.Wait.P50 {
+				t.Errorf("reconnect %+v", rc)
+			}
+
+			idle, err := ProbeIdle(ctx, ts.Server, tg, tr, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(idle.Goroutines-2) > 0.1 || idle.Heap < 1000 || idle.Stack < 1000 {
+				t.Errorf("idle %+v", idle)
+			}
+		})
+	}
+}
+
+// A refused chat message is waited for and not counted.
+func TestRoundTripWaitsOutTheRateLimit(t *testing.T) {
+	cfg := fastConfig()
+	cfg.ChatRate, cfg.ChatBurst = 20, 2
+	ts := startServer(t, cfg, "127.0.0.1:0")
+	rt, err := ProbeRoundTrip(probeCtx(t), probeTarget(t, ts), WS, Budget{Min: 4}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Refused == 0 || rt.Time.N != 4 {
+		t.Errorf("round trip %+v: want some refused, 4 counted", rt)
+	}
+}
+
+func TestDropNeedsLoopbackOrTokenForProbes(t *testing.T) {
+	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	tg := probeTarget(t, ts)
+	tg.DropToken = "wrong"
+	if _, err := tg.Drop(probeCtx(t), SSE); err == nil {
+		t.Error("drop with a wrong token succeeded")
+	}
+}
+
+func TestNewTarget(t *testing.T) {
+	for _, bad := range []string{"", "localhost:8080", "ftp://x", "http://", "http://h/?q=1", "http://u@h/"} {
+		if _, err := NewTarget(bad); err == nil {
+			t.Errorf("NewTarget(%q) accepted", bad)
+		}
+	}
+	tg, err := NewTarget("https://example.org/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tg.url("sse").String(); got != "https://example.org/demo/sse" {
+		t.Errorf("url %q", got)
+	}
+	if got := tg.hostPort(); got != "example.org:443" {
+		t.Errorf("hostPort %q", got)
+	}
+}
+
+func TestParseSSE(t *testing.T) {
+	var scratch []byte
+	msgs := parseSSE(nil, &scratch, []byte("id: 7\nevent: tick\ndata: {\"seq\":7}\n\nevent: echo\ndata: a\ndata: b\n\n"))
+	if len(msgs) != 2 || msgs[0].Kind != MsgTick || msgs[0].Seq != 7 || msgs[1].Kind != MsgEcho || string(msgs[1].Data) != "a\nb" {
+		t.Errorf("got %+v", msgs)
+	}
+	if string(msgs[0].Data) != `{"seq":7}` {
+		t.Errorf("first event's data %q after parsing the second", msgs[0].Data)
+	}
+	for _, other := range []string{"retry: 250\n\n", ": keep-alive\n"} {
+		if msgs := parseSSE(nil, &scratch, []byte(other)); len(msgs) != 1 || msgs[0].Kind != MsgOther {
+			t.Errorf("%q: got %+v", other, msgs)
+		}
+	}
+	msgs = parseSSE(nil, &scratch, []byte("event: gap\ndata: {\"from\":3,\"to\":9}\n\n"))
+	if msgs[0].Kind != MsgGap || msgs[0].Seq != 3 || msgs[0].To != 9 {
+		t.Errorf("gap: %+v", msgs[0])
+	}
+}
+
+func TestParseHelpers(t *testing.T) {
+	data := []byte(`{"type":"hello","client":"ABC","seq":12,"text":"x"}`)
+	if got := string(jsonString(data, "type")); got != "hello" {
+		t.Errorf("type %q", got)
+	}
+	if got := string(jsonString(data, "client")); got != "ABC" {
+		t.Errorf("client %q", got)
+	}
+	if got := jsonInt(data, "seq"); got != 12 {
+		t.Errorf("seq %d", got)
+	}
+	if got := jsonString(data, "missing"); got != nil {
+		t.Errorf("missing %q", got)
+	}
+	for line, want := range map[string]int{"5f\r\n": 0x5f, "A;ext=1\r\n": 10, "0\r\n": 0} {
+		if got, err := parseChunkSize([]byte(line)); err != nil || got != want {
+			t.Errorf("parseChunkSize(%q) = %d, %v; want %d", line, got, err, want)
+		}
+	}
+	for _, bad := range []string{"\r\n", "zz\r\n", "123456789\r\n"} {
+		if _, err := parseChunkSize([]byte(bad)); err == nil {
+			t.Errorf("parseChunkSize(%q) accepted", bad)
+		}
+	}
+	if got := string(appendJSONString(nil, "a\"b\\c\n")); got != `"a\"b\\c\u000a"` {
+		t.Errorf("appendJSONString: %s", got)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	var s []time.Duration
+	for i := 100; i >= 1; i-- {
+		s = append(s, time.Duration(i))
+	}
+	sum := Summarize(s)
+	if sum != (Summary{N: 100, Min: 1, P50: 50, P90: 90, P99: 99, Max: 100}) {
+		t.Errorf("got %+v", sum)
+	}
+	if s[0] != 100 {
+		t.Error("Summarize sorted its argument")
+	}
+	if (Summarize(nil) != Summary{}) {
+		t.Error("empty")
+	}
+}
+
+func TestBudget(t *testing.T) {
+	start := time.Now()
+	if !(Budget{}).more(0, start) || (Budget{}).more(1, start) {
+		t.Error("zero budget: want exactly one")
+	}
+	if (Budget{Duration: time.Hour, Max: 3}).more(3, start) {
+		t.Error("max ignored")
+	}
+	if !(Budget{Duration: time.Hour}).more(10, start) {
+		t.Error("duration ignored")
+	}
+	var refused *ChatRefusedError
+	if !errors.As(error(&ChatRefusedError{Text: "x"}), &refused) {
+		t.Error("ChatRefusedError")
+	}
+}
