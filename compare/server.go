@@ -251,13 +251,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Lock()
 		hs := s.http
 		s.mu.Unlock()
-		if hs != nil {
-			// Close the listener first, so that no new stream starts
-			// between ending the old ones and closing it.
-			hs.SetKeepAlivesEnabled(false)
-		}
 		shutdownDone := make(chan error, 1)
 		if hs != nil {
+			// http.Server.Shutdown closes the listener at once, then waits
+			// for requests in flight. A stream ends only when the hub ends
+			// it, so Shutdown runs beside hub.shutdown, not before it. A
+			// request that slips in between gets a stream that only says
+			// "come back soon" (serveSSE) or a 1001 close (WebSocket).
+			hs.SetKeepAlivesEnabled(false)
 			go func() { shutdownDone <- hs.Shutdown(ctx) }()
 		} else {
 			shutdownDone <- nil
