@@ -257,7 +257,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			// for requests in flight. A stream ends only when the hub ends
 			// it, so Shutdown runs beside hub.shutdown, not before it. A
 			// request that slips in between gets a stream that only says
-			// "come back soon" (serveSSE) or a 1001 close (WebSocket).
+			// "come back soon" (serveSSE) or a 1013 "try again later" close (WebSocket).
 			hs.SetKeepAlivesEnabled(false)
 			go func() { shutdownDone <- hs.Shutdown(ctx) }()
 		} else {
