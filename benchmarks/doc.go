@@ -27,6 +27,15 @@
 //	                    down-B/op
 //	BenchmarkReconnect  drop, then the first resumed tick: ns/op,
 //	                    wait-ns/op, lost-ticks, dup-ticks
+//	BenchmarkSlowConsumer  1000 SSE + 1000 WS clients, then one stuck client
+//	                    of each: delivery p99 before and after, how soon the
+//	                    stuck ones are dropped and counted
+//	BenchmarkSoak       10,000 connections held at 1 tick/s for
+//	                    $SSEVSWS_SOAK (20s): delivery p50/p99, drops, RSS and
+//	                    goroutines at start and end
+//
+// The last two run once per count and take 15-25 s each; leave them out of
+// a benchstat run with -bench='Connect|IdleConn|Fanout|RoundTrip|Reconnect'.
 //
 // Each benchmark's comment says what it measures and what to notice. They
 // measure with the probes of package compare, the same code behind

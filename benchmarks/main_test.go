@@ -10,10 +10,13 @@ import (
 // TestMain fails the run if a benchmark or test leaves a goroutine behind:
 // every server, client and crowd must be shut down. Started with
 // clientsEnv set, the test binary is instead BenchmarkFanout's client
-// process.
+// process, and with loadEnv set one of BenchmarkSoak's load processes.
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(clientsEnv); spec != "" {
 		os.Exit(runClientProcess(spec))
+	}
+	if spec := os.Getenv(loadEnv); spec != "" {
+		os.Exit(runLoadProcess(spec, os.Stdin, os.Stdout))
 	}
 	goleak.VerifyTestMain(m)
 }

@@ -150,6 +150,17 @@ func (s *subscription) end(err error) bool {
 	return ended
 }
 
+// writeTimedOut ends s because a write to its client timed out: the client
+// took nothing for a whole WriteTimeout. It is dropped and counted as too
+// slow, as a full queue would be, unless the hub has already ended it (and
+// then counted it, if it was for a full queue).
+func (s *subscription) writeTimedOut() {
+	if s.end(ErrTooSlow) {
+		s.h.stats.of(s.transport).SlowDropped.Add(1)
+		s.h.log.Warn("dropping slow client", "transport", s.transport, "client", s.id, "reason", "write timed out")
+	}
+}
+
 // close is called by the connection's handler when it returns.
 func (s *subscription) close() {
 	s.h.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -38,6 +39,9 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 
 	out := sseOut{stream: stream, stats: s.stats.of(SSE)}
 	err = out.pump(r, sub, s.cfg.Heartbeat)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		sub.writeTimedOut()
+	}
 	switch {
 	case errors.Is(err, ErrShuttingDown):
 		stream.SetRetry(s.cfg.ShutdownRetry) // come back soon: we are restarting

@@ -11,7 +11,7 @@ type Counters struct {
 	Gaps        atomic.Int64 // resumes older than the replay window
 	Ticks       atomic.Int64 // tick messages written, live and replayed
 	Bytes       atomic.Int64 // message bytes written (SSE: the stream's bytes; WS: message payloads)
-	SlowDropped atomic.Int64 // clients dropped because their queue was full
+	SlowDropped atomic.Int64 // clients dropped as too slow: their queue was full, or a write to them timed out
 	Dropped     atomic.Int64 // connections closed by POST /drop
 	Chats       atomic.Int64 // chat messages echoed
 	ChatRefused atomic.Int64 // chat messages refused (rate limit, full queue, empty)

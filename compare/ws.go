@@ -1,9 +1,11 @@
 package compare
 
 import (
+	"context"
 	"errors"
 	"iter"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/coder/websocket"
@@ -17,7 +19,10 @@ type wsFeed struct {
 	stats *Counters
 }
 
-var _ ws.Feed = wsFeed{}
+var (
+	_ ws.Feed        = wsFeed{}
+	_ ws.WriteFailer = wsFeed{}
+)
 
 // subscribeWS is the ws.Handler's Subscribe.
 func (s *Server) subscribeWS(_ *http.Request, lastEventID string) (ws.Feed, error) {
@@ -49,6 +54,14 @@ func (f wsFeed) Err() error {
 		return websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: "too slow: send queue full"}
 	default:
 		return err
+	}
+}
+
+// WriteFailed drops a client that took nothing for a whole write timeout
+// as too slow, and counts it.
+func (f wsFeed) WriteFailed(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		f.sub.writeTimedOut()
 	}
 }
 

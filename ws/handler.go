@@ -56,6 +56,15 @@ type Feed interface {
 	Close()
 }
 
+// A Feed may also be a WriteFailer. The handler then tells it why a data
+// message (hello, backlog, live, echo) could not be written, before it
+// closes the connection and calls Close: os.ErrDeadlineExceeded means the
+// client took nothing for a whole WriteTimeout, so the server can count it
+// as too slow rather than gone.
+type WriteFailer interface {
+	WriteFailed(err error)
+}
+
 // Handler serves the WebSocket endpoint: ticks down, chat up, echo down, on
 // one connection.
 //
@@ -226,7 +235,20 @@ func serverEnding(err error) ending {
 // cancelled; nothing needs to, since this goroutine is the only writer of
 // data messages. The deadline is cleared afterwards, so that it cannot cut a
 // later ping or close frame.
+//
+// A write that fails is reported to a feed that is a WriteFailer.
 func (s *session) write(ctx context.Context, msg []byte) error {
+	err := s.writeMsg(ctx, msg)
+	if err != nil {
+		if wf, ok := s.feed.(WriteFailer); ok {
+			wf.WriteFailed(err)
+		}
+	}
+	return err
+}
+
+// writeMsg is write without the report.
+func (s *session) writeMsg(ctx context.Context, msg []byte) error {
 	if s.nc == nil { // not hijacked through hijackCapture: fall back to a context
 		ctx, cancel := context.WithTimeout(ctx, s.h.writeTimeout())
 		defer cancel()
