@@ -248,4 +248,3 @@ func readExactly(t *testing.T, conn net.Conn, br *bufio.Reader, n int) []byte {
 	}
 	return got
 }
-
