@@ -1,12 +1,9 @@
 package benchmarks
 
 import (
-	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -40,33 +37,11 @@ func startServer(tb testing.TB, cfg compare.Config) *server {
 	if _, err := compare.RaiseFileLimit(); err != nil {
 		tb.Logf("open file limit: %v", err)
 	}
-	srv, err := compare.New(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		srv.Shutdown(context.Background())
 		tb.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	tg, err := compare.NewTarget("http://" + ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			tb.Errorf("serve: %v", err)
-		}
-		tg.Close()
-	})
-	return &server{Server: srv, tg: tg}
+	return serveOn(tb, cfg, ln)
 }
 
 // waitOpen waits until the server has want open connections of transport t.
