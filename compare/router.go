@@ -23,6 +23,7 @@ import (
 //	POST /chat    the SSE back channel: the echo arrives on the client's stream
 //	GET  /stats   counters per transport, JSON
 //	POST /drop    close one transport's connections (loopback or token only)
+//	POST /measure run the compare probes on a second, in-process server (same rule)
 //	GET  /healthz liveness
 //
 // CORS (rs/cors) covers the endpoints a page from another origin may read:
@@ -62,6 +63,7 @@ func (s *Server) routes() http.Handler {
 	handle("/stats", c.Handler(http.HandlerFunc(s.serveStats)), http.MethodGet)
 	handle("/ws", s.limit.limited(wsh), http.MethodGet) // refused before the upgrade, with a status
 	handle("/drop", http.HandlerFunc(s.serveDrop), http.MethodPost)
+	handle("/measure", http.HandlerFunc(s.serveMeasure), http.MethodPost)
 	handle("/healthz", http.HandlerFunc(s.serveHealth), http.MethodGet, http.MethodHead)
 	r.PathPrefix("/").Handler(web.Handler()).Methods(http.MethodGet, http.MethodHead)
 

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	ChatBurst     int           // chat messages allowed at once
 	ShutdownRetry time.Duration // the retry field SSE clients get at shutdown: "come back soon"
 
+	MeasureDuration time.Duration // POST /measure: how long each probe runs per transport
+	MeasureClients  int           // POST /measure: idle connections per transport for the memory probe
+
 	Logger *slog.Logger // nil: slog.Default()
 }
 
@@ -63,6 +67,9 @@ func DefaultConfig() Config {
 		ChatRate:      5,
 		ChatBurst:     10,
 		ShutdownRetry: 250 * time.Millisecond,
+
+		MeasureDuration: 500 * time.Millisecond,
+		MeasureClients:  200,
 	}
 }
 
@@ -86,6 +93,10 @@ func (c Config) withDefaults() (Config, error) {
 	setDuration(&c.HeaderTimeout, d.HeaderTimeout)
 	setDuration(&c.PingInterval, d.PingInterval)
 	setDuration(&c.ShutdownRetry, d.ShutdownRetry)
+	setDuration(&c.MeasureDuration, d.MeasureDuration)
+	if c.MeasureClients == 0 {
+		c.MeasureClients = d.MeasureClients
+	}
 	if c.ReadLimit == 0 {
 		c.ReadLimit = d.ReadLimit
 	}
@@ -157,6 +168,8 @@ type Server struct {
 	hub   *hub
 	limit *connLimit
 	mux   http.Handler
+
+	measuring atomic.Bool // a POST /measure is running
 
 	stopClock chan struct{}
 	clockDone chan struct{}

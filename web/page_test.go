@@ -219,6 +219,24 @@ func TestPage(t *testing.T) {
 		})()`)
 	})
 
+	t.Run("Measure", func(t *testing.T) {
+		p.run(t, "click measure", chromedp.Click("#measure-run", chromedp.ByQuery))
+		p.waitJS(t, "the measured table", 30*time.Second,
+			`document.getElementById("measure").dataset.state === "done"`)
+		var rows []struct{ Key, SSE, WS string }
+		p.eval(t, "read the measured table", `[...document.querySelectorAll("#measure tbody tr")].map(tr => ({
+			Key: tr.dataset.key, SSE: tr.cells[1].textContent, WS: tr.cells[2].textContent}))`, &rows)
+		found := false
+		for _, r := range rows {
+			if r.Key == "connect_p50" {
+				found = strings.HasSuffix(r.SSE, " ms") && strings.HasSuffix(r.WS, " ms")
+			}
+		}
+		if len(rows) < 8 || !found {
+			t.Errorf("measured table %+v: want a row per probe, connect p50 in ms for both", rows)
+		}
+	})
+
 	t.Run("Layout", func(t *testing.T) {
 		// Side by side when wide, stacked when narrow.
 		var wide, narrow struct{ SameRow, Stacked bool }
@@ -428,7 +446,10 @@ func (ts *testServer) start() {
 	srv, err := compare.New(compare.Config{
 		Interval: tickInterval,
 		Retry:    sseRetry,
-		Logger:   slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// Short probes: the Measure subtest checks the table, not numbers.
+		MeasureDuration: 50 * time.Millisecond,
+		MeasureClients:  20,
+		Logger:          slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import { startWS } from "./ws-panel.js";
 import { drop } from "./http.js";
 import { StatsTable } from "./stats.js";
 import { LimitExperiment } from "./limit.js";
+import { Measure } from "./measure.js";
 
 const template = document.getElementById("panel-template");
 const main = document.getElementById("panels");
@@ -76,7 +77,13 @@ const limit = new LimitExperiment({
   after: () => stats.resume(),
 });
 
+const measure = new Measure({
+  button: document.getElementById("measure-run"),
+  table: document.getElementById("measure"),
+  status: document.getElementById("measure-status"),
+});
+
 // For browser tests and the curious: window.ssevsws.snapshot() in the console.
 window.ssevsws = Object.freeze({
-  snapshot: () => ({ sse: sse.snapshot(), ws: ws.snapshot(), limit: limit.last, stats: stats.last }),
+  snapshot: () => ({ sse: sse.snapshot(), ws: ws.snapshot(), limit: limit.last, stats: stats.last, measure: measure.last }),
 });

@@ -1,0 +1,73 @@
+package compare
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// POST /measure answers with the same report as `ssevsws compare -json`,
+// measured on a second server: the page's own clients are not dropped.
+func TestMeasure(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MeasureDuration = 50 * time.Millisecond
+	cfg.MeasureClients = 20
+	ts := startServer(t, cfg, "127.0.0.1:0")
+	viewer, _ := runSSE(t, ts)
+	viewer.waitFor(t, "the viewer's first tick", atLeastTicks(1))
+	client := newHTTPClient(t)
+
+	resp, err := client.Post(ts.url("http", "/measure"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /measure: %d", resp.StatusCode)
+	}
+	var rep Report
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]Row{}
+	for _, r := range rep.Rows {
+		rows[r.Key] = r
+	}
+	for _, key := range []string{"connect_p50", "round_trip_p50"} {
+		r, ok := rows[key]
+		if !ok || r.SSE == nil || r.WS == nil || *r.SSE <= 0 || *r.WS <= 0 {
+			t.Errorf("row %s: %+v; want a measured value for both transports", key, r)
+		}
+	}
+	if rep.Server != "in-process" {
+		t.Errorf("measured %q; want a second, in-process server", rep.Server)
+	}
+	if st := ts.Stats(); st.SSE.Dropped != 0 || st.SSE.Connects != 1 {
+		t.Errorf("the measurement touched this server: %+v", st.SSE)
+	}
+	seqs, _ := viewer.snapshot()
+	checkNoLoss(t, "viewer", seqs)
+
+	// One at a time, and not for foreign pages.
+	ts.measuring.Store(true)
+	busy, err := client.Post(ts.url("http", "/measure"), "", nil)
+	ts.measuring.Store(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy.Body.Close()
+	if busy.StatusCode != http.StatusConflict {
+		t.Errorf("while another runs: %d, want 409", busy.StatusCode)
+	}
+	req, _ := http.NewRequest("POST", ts.url("http", "/measure"), nil)
+	req.Header.Set("Origin", "http://evil.example")
+	foreign, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign.Body.Close()
+	if foreign.StatusCode != http.StatusForbidden {
+		t.Errorf("from a foreign page: %d, want 403", foreign.StatusCode)
+	}
+}
