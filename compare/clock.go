@@ -114,12 +114,3 @@ func parseSeq(s string) (int64, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil
 }
-
-// sseGap and sseHello are the two other SSE events of the stream. Neither
-// carries an id: an id would move the browser's Last-Event-ID.
-func sseGap(from, to int64) []byte {
-	b := append([]byte("event: gap\ndata: {\"from\":"), strconv.FormatInt(from, 10)...)
-	b = append(b, `,"to":`...)
-	b = strconv.AppendInt(b, to, 10)
-	return append(b, "}\n\n"...)
-}

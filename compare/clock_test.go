@@ -106,3 +106,10 @@ func TestPlanResume(t *testing.T) {
 		}
 	}
 }
+
+// A gap is an event without id, so it cannot move Last-Event-ID.
+func TestSSEGapFrame(t *testing.T) {
+	if got, want := string(sseGap(101, 940)), "event: gap\ndata: {\"from\":101,\"to\":940}\n\n"; got != want {
+		t.Errorf("gap frame %q, want %q", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package compare
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"os"
@@ -194,6 +195,15 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, err.Error())
 	}
 	s.stats.sse.ChatRefused.Add(1)
+}
+
+// sseGap encodes a gap: ticks from..to are older than the replay window.
+// Like the echo it carries no id: an id would move the browser's
+// Last-Event-ID past ticks the client never got.
+func sseGap(from, to int64) []byte {
+	data := fmt.Sprintf(`{"from":%d,"to":%d}`, from, to)
+	frame, _ := sse.AppendEvent(nil, sse.Event{Type: "gap", Data: data})
+	return frame
 }
 
 // sseEcho encodes the echo of a chat text as an SSE event with no id:
