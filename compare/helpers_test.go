@@ -176,6 +176,18 @@ func checkNoLoss(t *testing.T, who string, seqs []int64) {
 	}
 }
 
+// resumedWithoutLoss waits until the SSE and the WebSocket client have both
+// received a tick after seq, then checks that neither lost or repeated one.
+func resumedWithoutLoss(t *testing.T, when string, after int64, sseLog, wsLog *seqLog) {
+	t.Helper()
+	sseLog.waitFor(t, "SSE ticks "+when, pastSeq(after))
+	wsLog.waitFor(t, "WS ticks "+when, pastSeq(after))
+	sseSeqs, _ := sseLog.snapshot()
+	wsSeqs, _ := wsLog.snapshot()
+	checkNoLoss(t, "sse", sseSeqs)
+	checkNoLoss(t, "ws", wsSeqs)
+}
+
 // summarize prints a seq list compactly: runs of consecutive seqs as a..b.
 func summarize(seqs []int64) string {
 	var b strings.Builder

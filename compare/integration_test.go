@@ -149,13 +149,7 @@ func TestDropThenResumeLosesNothing(t *testing.T) {
 		}
 	}
 	after := ts.Stats().Seq + 5
-	sseLog.waitFor(t, "SSE ticks after the drop", pastSeq(after))
-	wsLog.waitFor(t, "WS ticks after the drop", pastSeq(after))
-
-	sseSeqs, _ := sseLog.snapshot()
-	wsSeqs, _ := wsLog.snapshot()
-	checkNoLoss(t, "sse", sseSeqs)
-	checkNoLoss(t, "ws", wsSeqs)
+	resumedWithoutLoss(t, "after the drop", after, sseLog, wsLog)
 	st := ts.Stats()
 	if st.SSE.Resumes < 1 || st.WS.Resumes < 1 {
 		t.Errorf("stats: resumes sse=%d ws=%d, want at least 1 each", st.SSE.Resumes, st.WS.Resumes)
@@ -184,13 +178,7 @@ func TestRestartResumesWithoutLoss(t *testing.T) {
 
 	second := startServer(t, fastConfig(), addr)
 	after := second.Stats().Seq + 3
-	sseLog.waitFor(t, "SSE ticks from the new server", pastSeq(after))
-	wsLog.waitFor(t, "WS ticks from the new server", pastSeq(after))
-
-	sseSeqs, _ := sseLog.snapshot()
-	wsSeqs, _ := wsLog.snapshot()
-	checkNoLoss(t, "sse", sseSeqs)
-	checkNoLoss(t, "ws", wsSeqs)
+	resumedWithoutLoss(t, "from the new server", after, sseLog, wsLog)
 	if after-down < 5 {
 		t.Errorf("the server was down for only %d ticks; the test proves little", after-down)
 	}
@@ -259,12 +247,7 @@ func TestStuckClientIsDroppedWithoutDelayingOthers(t *testing.T) {
 		}
 	}
 	after := ts.Stats().Seq + 10
-	healthy.waitFor(t, "healthy SSE client after the drop", pastSeq(after))
-	healthyWS.waitFor(t, "healthy WS client after the drop", pastSeq(after))
-	for name, l := range map[string]*seqLog{"sse": healthy, "ws": healthyWS} {
-		seqs, _ := l.snapshot()
-		checkNoLoss(t, "healthy "+name+" client", seqs)
-	}
+	resumedWithoutLoss(t, "after the drop (healthy clients)", after, healthy, healthyWS)
 	// The stuck connections' handlers may still be blocked in a write; the
 	// write deadline frees them.
 	for st := ts.Stats(); st.SSE.Open != 1 || st.WS.Open != 1; st = ts.Stats() {
