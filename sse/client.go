@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -23,7 +24,11 @@ const DefaultRetry = 3 * time.Second
 //     connects again, resuming after the last event ID;
 //   - when the server answers with a status other than 200 or a Content-Type
 //     other than text/event-stream, it gives up for good (a *StatusError),
-//     because that answer will not change by asking again.
+//     because that answer will not change by asking again;
+//   - it also gives up when asking again could only repeat a failure of its
+//     own: an event over the Reader's size limits (ErrLineTooLong,
+//     ErrEventTooLarge; the resumed stream would send it again) or an event
+//     id that cannot travel in a header (ErrUnsendableID).
 //
 // Set the fields, then call Run. Do not change them while Run is running.
 type Client struct {
@@ -67,6 +72,12 @@ type StatusError struct {
 	ContentType string
 }
 
+// ErrUnsendableID is the final error of Client.Run when the server sent an
+// event id with a control character other than tab (NUL, CR and LF never
+// become ids). A browser would send it back, but Go's net/http refuses such
+// a header value, and reconnecting without it would silently skip events.
+var ErrUnsendableID = errors.New("sse: last event id has a control character and cannot be sent as Last-Event-ID; not reconnecting")
+
 func (e *StatusError) Error() string {
 	if e.StatusCode != http.StatusOK {
 		return fmt.Sprintf("sse: server answered %d %s instead of an event stream; not reconnecting",
@@ -77,16 +88,17 @@ func (e *StatusError) Error() string {
 }
 
 // Run connects and calls handle, in Run's goroutine, for every event until
-// ctx is done, when it returns ctx.Err() (also while waiting to reconnect).
-// It returns early only with a *StatusError, or an error for a URL that
-// cannot make a request. handle must not be nil; while it runs, no more
-// events are read.
+// ctx is done, when it returns ctx.Err() (also while waiting to reconnect);
+// no event is handled after ctx is done. It returns early only with one of
+// the final errors listed on Client, or an error for a URL that is not
+// http or https with a host, or a Header or LastEventID that cannot be sent.
+// handle must not be nil; while it runs, no more events are read.
 //
 // Run may be called again after it returns, but not concurrently; each call
 // starts from c.LastEventID.
 func (c *Client) Run(ctx context.Context, handle func(Event)) error {
-	if _, err := http.NewRequest(http.MethodGet, c.URL, nil); err != nil {
-		return fmt.Errorf("sse: %w", err)
+	if err := c.check(); err != nil {
+		return err
 	}
 	c.setLastID(c.LastEventID)
 	retry := c.DefaultRetry
@@ -98,7 +110,7 @@ func (c *Client) Run(ctx context.Context, handle func(Event)) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if _, final := errors.AsType[*StatusError](err); final {
+		if isFinal(err) {
 			return err
 		}
 		if c.OnError != nil {
@@ -112,6 +124,47 @@ func (c *Client) Run(ctx context.Context, handle func(Event)) error {
 		case <-wait.C:
 		}
 	}
+}
+
+// check refuses, before any request, what every request would fail on.
+func (c *Client) check() error {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return fmt.Errorf("sse: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("sse: URL %q is not http:// or https:// with a host", c.URL)
+	}
+	for name, values := range c.Header {
+		for _, v := range values {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("sse: header %s has a control character", name)
+			}
+		}
+	}
+	if !validHeaderValue(c.LastEventID) {
+		return ErrUnsendableID
+	}
+	return nil
+}
+
+// isFinal reports whether err ends Run instead of a reconnect.
+func isFinal(err error) bool {
+	if _, ok := errors.AsType[*StatusError](err); ok {
+		return true
+	}
+	return errors.Is(err, ErrUnsendableID) || errors.Is(err, ErrLineTooLong) || errors.Is(err, ErrEventTooLarge)
+}
+
+// validHeaderValue applies net/http's rule for header values: no control
+// characters but tab.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // CurrentLastEventID returns the ID the client would send as Last-Event-ID
@@ -144,6 +197,9 @@ func (c *Client) connect(ctx context.Context, retry *time.Duration, handle func(
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
 	last := c.CurrentLastEventID()
+	if !validHeaderValue(last) {
+		return ErrUnsendableID
+	}
 	if last != "" {
 		req.Header.Set("Last-Event-ID", last)
 	}
@@ -176,6 +232,9 @@ func (c *Client) connect(ctx context.Context, retry *time.Duration, handle func(
 		}
 		if err != nil {
 			return err
+		}
+		if ctx.Err() != nil { // events already buffered must not outlive ctx
+			return ctx.Err()
 		}
 		handle(ev)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -228,14 +229,79 @@ func TestClientRetriesNetworkErrors(t *testing.T) {
 	}
 }
 
-func TestClientBadURL(t *testing.T) {
-	c := &Client{URL: "http://[::1"}
-	err := c.Run(t.Context(), func(Event) {})
-	if err == nil {
-		t.Fatal("Run accepted a malformed URL")
+// What every request would fail on is refused before the first one, not
+// retried for ever.
+func TestClientRefusesWhatCannotBeSent(t *testing.T) {
+	for _, c := range []*Client{
+		{URL: "http://[::1"},
+		{URL: "localhost:8080/sse"}, // "localhost" would be the scheme
+		{URL: "/sse"},
+		{URL: "ftp://localhost/sse"},
+		{URL: "http:///sse"},
+		{URL: "http://localhost/sse", Header: http.Header{"X-Bad": {"a\x01b"}}},
+		{URL: "http://localhost/sse", LastEventID: "4\x7f2"},
+	} {
+		err := c.Run(t.Context(), func(Event) { t.Error("an event") })
+		if err == nil {
+			t.Errorf("Run accepted %+v", c)
+			continue
+		}
+		if _, ok := errors.AsType[*StatusError](err); ok {
+			t.Errorf("%+v: got a StatusError: %v", c, err)
+		}
 	}
-	if _, ok := errors.AsType[*StatusError](err); ok {
-		t.Errorf("got a StatusError for a bad URL: %v", err)
+}
+
+// finalAfterOne serves body as an event stream and counts the requests;
+// the test checks that the client gave up after the first.
+func finalAfterOne(t *testing.T, body string) (*Client, *atomic.Int32) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return &Client{URL: srv.URL, HTTPClient: srv.Client(), DefaultRetry: time.Millisecond}, &requests
+}
+
+// An id with a control character is a valid id, but net/http cannot send it
+// back: reconnecting without it would silently skip events, so Run stops.
+func TestClientUnsendableIDIsFinal(t *testing.T) {
+	c, requests := finalAfterOne(t, "id: a\x01b\ndata: x\n\n")
+	events, _, done := runClient(t, t.Context(), c)
+	if ev := within(t, events); ev.ID != "a\x01b" {
+		t.Errorf("event id %q", ev.ID)
+	}
+	if err := within(t, done); !errors.Is(err, ErrUnsendableID) {
+		t.Errorf("Run returned %v, want ErrUnsendableID", err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+// An event over the reader's limits would come again on every resume.
+func TestClientOversizedEventIsFinal(t *testing.T) {
+	c, requests := finalAfterOne(t, "id: 1\ndata: "+strings.Repeat("x", DefaultMaxLineSize+1)+"\n\n")
+	_, _, done := runClient(t, t.Context(), c)
+	if err := within(t, done); !errors.Is(err, ErrLineTooLong) {
+		t.Errorf("Run returned %v, want ErrLineTooLong", err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+// Like EventSource.close(): once ctx is done, no event is dispatched, not
+// even those already read into the buffer.
+func TestClientNoEventAfterCancel(t *testing.T) {
+	c, _ := finalAfterOne(t, strings.Repeat("data: x\n\n", 100))
+	ctx, cancel := context.WithCancel(t.Context())
+	handled := 0
+	err := c.Run(ctx, func(Event) { handled++; cancel() })
+	if !errors.Is(err, context.Canceled) || handled != 1 {
+		t.Errorf("Run returned %v after %d events, want context.Canceled after 1", err, handled)
 	}
 }
 

@@ -46,7 +46,10 @@ var ErrInvalidID = errors.New("sse: event id contains CR, LF or NUL")
 // for the same reason as ErrInvalidID.
 var ErrInvalidEventType = errors.New("sse: event type contains CR, LF or NUL")
 
-// validate reports whether ev can be encoded without changing its meaning.
+// validate refuses an ID or Type that would break the framing (a line break
+// starts a new field) or be dropped by a parser (an id with NUL). It does not
+// check UTF-8: a parser replaces invalid bytes with U+FFFD, so an id that is
+// not valid UTF-8 comes back from a browser changed.
 func (ev Event) validate() error {
 	if !safeValue(ev.ID) {
 		return fmt.Errorf("%w: %q", ErrInvalidID, ev.ID)
