@@ -34,10 +34,11 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 }
 
 // contentSecurityPolicy lets the page load only its own files and talk only
-// to its own origin (fetch, EventSource, WebSocket). The page never builds
-// HTML from strings, so this is defence in depth, not the only guard.
+// to its own origin (fetch, EventSource, WebSocket: in CSP level 3 'self'
+// also matches ws: and wss: to the page's own host and port). The page never
+// builds HTML from strings, so this is defence in depth, not the only guard.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; " +
+	"img-src 'self' data:; connect-src 'self'; object-src 'none'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // contentTypes are the types of the page's own files.

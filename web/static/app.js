@@ -68,19 +68,23 @@ startWS(ws);
 const stats = new StatsTable(document.getElementById("stats"), document.getElementById("stats-status"));
 stats.start();
 
-const limit = new LimitExperiment({
-  button: document.getElementById("limit-run"),
-  result: document.getElementById("limit-result"),
-  chips: document.getElementById("limit-chips"),
-  ownHeld: () => (sse.state === "open" ? 1 : 0),
-  before: () => stats.pause(),
-  after: () => stats.resume(),
-});
-
 const measure = new Measure({
   button: document.getElementById("measure-run"),
   table: document.getElementById("measure"),
   status: document.getElementById("measure-status"),
+});
+
+const limit = new LimitExperiment({
+  button: document.getElementById("limit-run"),
+  result: document.getElementById("limit-result"),
+  chips: document.getElementById("limit-chips"),
+  // Each of these holds one of the browser's 6 HTTP/1.1 connections.
+  ownHeld: () => [
+    ...(sse.state === "open" ? ["its /sse"] : []),
+    ...(measure.running ? ["the running Measure request"] : []),
+  ],
+  before: () => stats.pause(),
+  after: () => stats.resume(),
 });
 
 // For browser tests and the curious: window.ssevsws.snapshot() in the console.

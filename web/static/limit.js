@@ -19,9 +19,10 @@ const MAX_MS = 8000;
 const DRAIN_MS = 5500;
 
 export class LimitExperiment {
-  // ownHeld() says how many HTTP/1.1 connections the page itself holds
-  // open (its EventSource, when open); before() and after() run around
-  // the experiment (app.js pauses the /stats polling).
+  // ownHeld() names the HTTP/1.1 connections the page itself holds open
+  // (its EventSource when open, a Measure request while it runs), one
+  // string each; before() and after() run around the experiment (app.js
+  // pauses the /stats polling).
   constructor({ button, result, chips, ownHeld, before, after }) {
     this.button = button;
     this.result = result;
@@ -37,7 +38,8 @@ export class LimitExperiment {
     this.button.disabled = true;
     this.before();
     const protocol = navProtocol();
-    const own = this.ownHeld();
+    const held = this.ownHeld();
+    const own = held.length;
     const multiplexed = protocol === "h2" || protocol === "h3";
     const expected = multiplexed ? EXTRAS : Math.max(0, Math.min(EXTRAS, PER_SERVER - own));
     this.result.dataset.state = "running";
@@ -47,8 +49,8 @@ export class LimitExperiment {
     const extras = [];
     let opened = 0;
     let failed = 0;
-    let lastChange = performance.now();
-    const started = lastChange;
+    const started = performance.now();
+    let lastChange = started;
     for (let i = 0; i < EXTRAS; i++) {
       const chip = document.createElement("li");
       chip.dataset.state = "waiting";
@@ -73,11 +75,16 @@ export class LimitExperiment {
       extras.push(es);
     }
 
-    // Wait until every one is open, or nothing has changed for a while.
+    // Wait until every one is open; or until as many as expected have
+    // settled and nothing changed for a while (the rest are waiting); or,
+    // when fewer open than expected (other tabs, a slow machine), MAX_MS.
+    // The settle clock only counts once the expected number is reached, so
+    // a slow first open is not taken for "the rest are waiting".
     await new Promise((resolve) => {
       const check = () => {
         const now = performance.now();
-        if (opened + failed === EXTRAS || now - lastChange > SETTLE_MS || now - started > MAX_MS) {
+        const settled = opened + failed >= expected && now - lastChange > SETTLE_MS;
+        if (opened + failed === EXTRAS || settled || now - started > MAX_MS) {
           resolve();
           return;
         }
@@ -100,7 +107,8 @@ export class LimitExperiment {
     if (multiplexed) {
       text += `This page came over ${protocol}: all ${EXTRAS} share one connection, so all should open.`;
     } else {
-      text += `This page came over ${protocol || "HTTP/1.1"}: ${PER_SERVER} per server − ${own} held by this page's own /sse = ${expected}.`;
+      const by = own ? ` held by this page (${held.join(", ")})` : " held by this page";
+      text += `This page came over ${protocol || "HTTP/1.1"}: ${PER_SERVER} per server − ${own}${by} = ${expected}.`;
     }
     if (opened !== expected) text += ` (Expected ${expected}; perhaps other tabs on this server hold connections too.)`;
     text += ` All ${EXTRAS} closed again` + (multiplexed ? "." : " (the browser may hold their sockets up to 5 s more).");

@@ -14,11 +14,13 @@ export class Measure {
     this.table = table;
     this.status = status;
     this.last = null; // the last report, for tests
+    this.running = false; // a POST /measure is in flight (it holds a connection)
     button.addEventListener("click", () => this.run());
   }
 
   async run() {
     this.button.disabled = true;
+    this.running = true;
     this.status.textContent = "measuring both transports (about 10 s)…";
     this.table.dataset.state = "running";
     const headers = {};
@@ -42,6 +44,7 @@ export class Measure {
       this.status.textContent = `measure failed: ${err.message} (is the server running?)`;
       this.table.dataset.state = "error";
     } finally {
+      this.running = false;
       this.button.disabled = false;
     }
   }
