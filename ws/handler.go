@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -68,10 +69,12 @@ type WriteFailer interface {
 // Handler serves the WebSocket endpoint: ticks down, chat up, echo down, on
 // one connection.
 //
-// Each connection has exactly two goroutines: the HTTP server's, which the
-// handler uses as the only writer, and one reader. The reader never writes:
-// it hands echoes to the writer through a small channel, so message order on
-// the socket is decided in one place.
+// Each connection has two goroutines: the HTTP server's, which the handler
+// uses as the only writer of messages, and one reader. The reader never
+// writes: it hands echoes to the writer through a small channel, so message
+// order on the socket is decided in one place. A third, short-lived one waits
+// for each keep-alive pong (every 20 s by default), so that the writer never
+// waits for the reader while the reader waits for the writer.
 type Handler struct {
 	// Subscribe returns the feed for a new connection. lastEventID is the raw
 	// lastEventId query parameter ("" when absent); the feed decides what it
@@ -123,6 +126,8 @@ type session struct {
 	nc   net.Conn // the hijacked connection under conn, for write deadlines
 	feed Feed
 	log  *slog.Logger
+
+	pinging sync.WaitGroup // the keep-alive ping in flight, if any
 }
 
 // run is the writer: hello, backlog, then live messages, echoes and pings
@@ -157,7 +162,8 @@ func (s *session) run() {
 	s.close(end)
 	watchdog.Stop()
 	cancel()
-	<-readerGone // closing the connection has ended the reader
+	<-readerGone     // closing the connection has ended the reader
+	s.pinging.Wait() // and the cancelled context a ping in flight
 }
 
 // drain reads and drops client messages until the connection ends.
@@ -188,8 +194,15 @@ func (s *session) push(ctx context.Context, outbox <-chan []byte, readDone <-cha
 		}
 	}
 
+	// A ping waits for its pong, and the pong is read by the reader, which
+	// may itself be waiting for this goroutine to take a reply from outbox.
+	// So the ping waits in a goroutine of its own, one at a time, and this
+	// loop goes on writing meanwhile (coder/websocket lets a Ping and a
+	// Write run concurrently).
 	ping := time.NewTicker(s.h.pingInterval())
 	defer ping.Stop()
+	pinged := make(chan error, 1)
+	waiting := false // a ping is out and its pong not yet read
 	for {
 		select {
 		case msg := <-s.feed.Live():
@@ -201,9 +214,17 @@ func (s *session) push(ctx context.Context, outbox <-chan []byte, readDone <-cha
 				return ending{err: err}, false
 			}
 		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, s.h.writeTimeout())
-			err := s.conn.Ping(pctx)
-			cancel()
+			if waiting {
+				continue
+			}
+			waiting = true
+			s.pinging.Go(func() {
+				pctx, cancel := context.WithTimeout(ctx, s.h.writeTimeout())
+				defer cancel()
+				pinged <- s.conn.Ping(pctx)
+			})
+		case err := <-pinged:
+			waiting = false
 			if err != nil {
 				return ending{err: fmt.Errorf("keep-alive ping: %w", err)}, false
 			}

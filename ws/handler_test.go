@@ -435,6 +435,51 @@ func TestHandlerPingKeepAlive(t *testing.T) {
 	})
 }
 
+// A burst of chats while a keep-alive ping waits for its pong: the pong is
+// read by the reader, so the reader must never wait on the writer while the
+// writer waits on the pong. Every chat is echoed and the socket stays open.
+func TestHandlerChatBurstDuringPing(t *testing.T) {
+	f := newFeed("c")
+	ts := startServer(t, &Handler{PingInterval: 2 * time.Millisecond, WriteTimeout: 2 * time.Second}, f)
+	c := ts.dial(t, nil)
+	expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+	msgs := make(chan Message, 1000)
+	readErr := make(chan error, 1)
+	go func() { // pongs are sent by the client's reader too
+		for {
+			m, err := c.Read(context.Background())
+			if err != nil {
+				readErr <- err
+				return
+			}
+			msgs <- m
+		}
+	}()
+	const bursts, perBurst = 20, 30 // more than the reader's outbox holds
+	for i := range bursts {
+		for j := range perBurst {
+			if err := c.Chat(testContext(t), fmt.Sprintf("%d.%d", i, j)); err != nil {
+				t.Fatalf("chat %d.%d: %v", i, j, err)
+			}
+		}
+		time.Sleep(3 * time.Millisecond) // let a ping go out between bursts
+	}
+	for n := 0; n < bursts*perBurst; n++ {
+		select {
+		case m := <-msgs:
+			if m.Type != TypeEcho {
+				t.Fatalf("message %d: %+v, want an echo", n, m)
+			}
+		case err := <-readErr:
+			t.Fatalf("after %d of %d echoes the connection ended: %v", n, bursts*perBurst, err)
+		case <-timeAfter(t):
+			t.Fatalf("after %d of %d echoes nothing more came", n, bursts*perBurst)
+		}
+	}
+	c.Close()
+	f.waitClosed(t)
+}
+
 // A client that never answers the server's close frame is cut off well
 // before coder/websocket's own 5 s close-handshake timeout, whichever side
 // started the ending; and the close frame was still sent.
