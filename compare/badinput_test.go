@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -47,6 +48,7 @@ func TestBadInput(t *testing.T) {
 		{"sse huge Last-Event-ID", lastEventID("18446744073709551616"), "fresh stream"},
 		{"sse future Last-Event-ID", lastEventID(future), "fresh stream"},
 		{"sse wrong method", request("POST", "/sse", "", "", "", ""), "405 Allow: GET"},
+		{"sse plain OPTIONS opens no stream", request("OPTIONS", "/sse", "", "", "", ""), "204 Allow: GET, OPTIONS"},
 
 		// /ws
 		{"ws oversized message", wsSend(websocket.MessageText, big), "close 1009"},
@@ -68,6 +70,8 @@ func TestBadInput(t *testing.T) {
 		{"chat wrong content type", request("POST", "/chat", "text/plain", "", `{"client":"a","text":"b"}`, ""), "415"},
 		{"chat oversized body", request("POST", "/chat", "application/json", "", big, ""), "413"},
 		{"chat wrong method", request("GET", "/chat", "", "", "", ""), "405 Allow: POST"},
+		{"chat plain OPTIONS queues nothing", request("OPTIONS", "/chat", "application/json", "", `{"client":"a","text":"b"}`, ""), "204 Allow: POST, OPTIONS"},
+		{"chat body announced, never sent", slowBody, "408"},
 
 		// /drop
 		{"drop unknown transport", request("POST", "/drop?transport=smoke", "", "", "", ""), "400"},
@@ -77,6 +81,10 @@ func TestBadInput(t *testing.T) {
 		{"drop from another machine without token", dropFrom("203.0.113.7:5555", ""), "403"},
 		{"drop from another machine with token", dropFrom("203.0.113.7:5555", "Bearer s3cret"), "200"},
 		{"drop wrong method", request("GET", "/drop?transport=sse", "", "", "", ""), "405 Allow: POST"},
+		{"drop by plain OPTIONS", request("OPTIONS", "/drop?transport=sse", "", "", "", ""), "204 Allow: POST, OPTIONS"},
+		{"drop by DNS rebinding", rebound("/drop?transport=sse"), "403"},
+		{"measure by DNS rebinding", rebound("/measure"), "403"},
+		{"measure by plain OPTIONS", request("OPTIONS", "/measure", "", "", "", ""), "204 Allow: POST, OPTIONS"},
 
 		// /stats and the rest
 		{"stats wrong method", request("DELETE", "/stats", "", "", "", ""), "405 Allow: GET"},
@@ -106,12 +114,19 @@ func request(method, path, contentType, origin, body, auth string) func(*testing
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
-		resp, err := newHTTPClient(t).Do(req)
+		// A timeout, so that an endpoint that wrongly starts a stream (a
+		// plain OPTIONS /sse, say) fails the test instead of hanging it.
+		client := newHTTPClient(t)
+		client.Timeout = 10 * time.Second
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
+		data, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return "body not read: " + err.Error()
+		}
 		if resp.StatusCode >= 400 && path != "/nope" && path != "/ws" {
 			var e struct{ Error string }
 			if json.Unmarshal(data, &e) != nil || e.Error == "" {
@@ -119,7 +134,7 @@ func request(method, path, contentType, origin, body, auth string) func(*testing
 			}
 		}
 		out := strconv.Itoa(resp.StatusCode)
-		if resp.StatusCode == http.StatusMethodNotAllowed {
+		if resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode == http.StatusNoContent {
 			out += " Allow: " + resp.Header.Get("Allow")
 		}
 		return out
@@ -226,6 +241,42 @@ func dropFrom(remote, auth string) func(*testing.T, *testServer) string {
 		ts.Handler().ServeHTTP(rec, req)
 		return strconv.Itoa(rec.Code)
 	}
+}
+
+// rebound is a DNS-rebinding attack from a foreign page: the browser
+// reaches 127.0.0.1 under the page's own name, so its Host and Origin agree
+// and the peer is loopback. Only a loopback Host may act without the token.
+func rebound(path string) func(*testing.T, *testServer) string {
+	return func(t *testing.T, ts *testServer) string {
+		_, port, _ := net.SplitHostPort(ts.addr)
+		req, _ := http.NewRequest("POST", ts.url("http", path), nil)
+		req.Host = "rebind.example:" + port
+		req.Header.Set("Origin", "http://rebind.example:"+port)
+		resp, err := newHTTPClient(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return strconv.Itoa(resp.StatusCode)
+	}
+}
+
+// slowBody announces a chat body and sends only part of it: the server
+// must answer once its HeaderTimeout has passed, not wait for ever.
+func slowBody(t *testing.T, ts *testServer) string {
+	conn, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"cl"))
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return "no answer after 5s: " + err.Error()
+	}
+	resp.Body.Close()
+	return strconv.Itoa(resp.StatusCode)
 }
 
 // slowloris starts a request and never finishes its headers: the server

@@ -186,3 +186,27 @@ func TestChatLimits(t *testing.T) {
 		t.Errorf("stats: %d refused chats, want the 429s and 503 counted", st.SSE.ChatRefused)
 	}
 }
+
+// A library user may call Shutdown before Serve: Serve must still close the
+// listener it was given, or the port stays taken.
+func TestServeAfterShutdownClosesListener(t *testing.T) {
+	srv, err := New(fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		t.Fatalf("Serve after Shutdown: %v, want http.ErrServerClosed", err)
+	}
+	again, err := net.Listen("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("the port is still taken: %v", err)
+	}
+	again.Close()
+}

@@ -62,10 +62,6 @@ func (l *connLimit) acquire(w http.ResponseWriter, r *http.Request) (release fun
 // limited wraps a streaming endpoint with the cap.
 func (l *connLimit) limited(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions {
-			next.ServeHTTP(w, r) // a CORS preflight opens no stream
-			return
-		}
 		release, ok := l.acquire(w, r)
 		if !ok {
 			return

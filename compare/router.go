@@ -31,9 +31,20 @@ import (
 // CORS to WebSocket, they send Origin and leave the decision to the server.
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
+	// handle registers h for methods only. OPTIONS never reaches h: it is
+	// answered with the Allow header alone, and on the CORS endpoints a
+	// preflight (OPTIONS with Access-Control-Request-Method) is answered by
+	// rs/cors. A plain OPTIONS must not open a stream past the connection
+	// cap, drop connections or queue a chat.
 	handle := func(path string, h http.Handler, methods ...string) {
-		r.Handle(path, h).Methods(append(methods, http.MethodOptions)...)
+		r.Handle(path, h).Methods(methods...)
+		r.Handle(path, allowOnly(methods)).Methods(http.MethodOptions)
 		// Any other method on a known path is a 405, not the page's 404.
+		r.Handle(path, methodNotAllowed(methods))
+	}
+	handleCORS := func(c *cors.Cors, path string, h http.Handler, methods ...string) {
+		r.Handle(path, c.Handler(h)).Methods(methods...)
+		r.Handle(path, c.Handler(allowOnly(methods))).Methods(http.MethodOptions)
 		r.Handle(path, methodNotAllowed(methods))
 	}
 
@@ -58,9 +69,9 @@ func (s *Server) routes() http.Handler {
 		Logger:         s.log,
 	}
 
-	handle("/sse", c.Handler(s.limit.limited(http.HandlerFunc(s.serveSSE))), http.MethodGet)
-	handle("/chat", c.Handler(http.HandlerFunc(s.serveChat)), http.MethodPost)
-	handle("/stats", c.Handler(http.HandlerFunc(s.serveStats)), http.MethodGet)
+	handleCORS(c, "/sse", s.limit.limited(http.HandlerFunc(s.serveSSE)), http.MethodGet)
+	handleCORS(c, "/chat", http.HandlerFunc(s.serveChat), http.MethodPost)
+	handleCORS(c, "/stats", http.HandlerFunc(s.serveStats), http.MethodGet)
 	handle("/ws", s.limit.limited(wsh), http.MethodGet) // refused before the upgrade, with a status
 	handle("/drop", http.HandlerFunc(s.serveDrop), http.MethodPost)
 	handle("/measure", http.HandlerFunc(s.serveMeasure), http.MethodPost)
@@ -71,6 +82,16 @@ func (s *Server) routes() http.Handler {
 		httpError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
 	return r
+}
+
+// allowOnly answers a plain OPTIONS request: 204 with the methods the path
+// takes, and nothing else happens.
+func allowOnly(methods []string) http.Handler {
+	allow := strings.Join(append(methods, http.MethodOptions), ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 // methodNotAllowed answers 405 with the Allow header a client needs.
@@ -121,11 +142,30 @@ func (s *Server) dropAllowed(r *http.Request) bool {
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		return subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.DropToken)) == 1
 	}
+	// Without the token: a loopback peer that also asked for a loopback
+	// name. A loopback peer alone is not enough: with DNS rebinding a
+	// foreign page reaches 127.0.0.1 under its own name, and then its
+	// Origin and Host agree with each other.
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return false
 	}
 	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback() && isLoopbackName(r.Host)
+}
+
+// isLoopbackName reports whether a Host header names this machine's
+// loopback: localhost (or a name under .localhost) or a loopback address.
+func isLoopbackName(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
 }
 

@@ -249,7 +249,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.http = hs
 	s.mu.Unlock()
-	if s.hub.isClosed() {
+	if s.hub.isClosed() { // Shutdown came first: it cannot have closed ln
+		ln.Close()
 		return http.ErrServerClosed
 	}
 	return hs.Serve(ln)
@@ -257,7 +258,9 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Shutdown stops the server gracefully: it stops accepting, tells SSE
 // clients to come back soon and ends their streams, closes WebSockets with
-// 1001, stops the clock and waits for every handler to return, or for ctx.
+// 1001, stops the clock and waits for every handler to return, or for ctx:
+// past ctx's deadline it closes the connections that are left and returns
+// an error that says how many there were.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutOnce.Do(func() {
@@ -282,6 +285,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 		if n, werr := s.inFlight.wait(ctx); werr != nil {
 			err = fmt.Errorf("compare: %d connections still open at the shutdown deadline: %w", n, werr)
+			// Past the deadline, cut what is left (a client stuck in a
+			// write, a body never sent). http.Server.Close does not know
+			// hijacked WebSockets; their write deadline still ends them.
+			if hs != nil {
+				hs.Close()
+			}
 		}
 		if e := <-shutdownDone; e != nil && err == nil {
 			err = e

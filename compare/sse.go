@@ -22,9 +22,13 @@ import (
 func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With("transport", "sse", "remote", r.RemoteAddr)
 	stream, err := sse.Open(w, r, sse.Config{Retry: s.cfg.Retry, WriteTimeout: s.cfg.WriteTimeout})
-	if err != nil {
+	switch {
+	case errors.Is(err, http.ErrNotSupported): // a wrapping middleware hides Flush or deadlines
 		log.Error("cannot stream", "err", err)
 		httpError(w, http.StatusInternalServerError, "this server cannot stream responses")
+		return
+	case err != nil: // the first write failed: the client has gone, the 200 is out
+		log.Debug("client went away before the first event", "err", err)
 		return
 	}
 	sub, err := s.hub.subscribe(SSE, sse.LastEventID(r))
@@ -150,12 +154,20 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return
 	}
+	// The server has no ReadTimeout (it would stay on hijacked WebSockets),
+	// so the body gets a deadline here: a client that announces a body and
+	// never sends it must not hold a goroutine, or a shutdown, for ever.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
 	var req chatRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.ChatBodyLimit))
 	if err := dec.Decode(&req); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			httpError(w, http.StatusRequestEntityTooLarge, "body over "+strconv.FormatInt(s.cfg.ChatBodyLimit, 10)+" bytes")
+			return
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			httpError(w, http.StatusRequestTimeout, "body not sent within "+s.cfg.HeaderTimeout.String())
 			return
 		}
 		httpError(w, http.StatusBadRequest, "malformed JSON: want {\"client\":\"<id from hello>\",\"text\":\"...\"}")

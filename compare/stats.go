@@ -14,7 +14,7 @@ type Counters struct {
 	SlowDropped atomic.Int64 // clients dropped as too slow: their queue was full, or a write to them timed out
 	Dropped     atomic.Int64 // connections closed by POST /drop
 	Chats       atomic.Int64 // chat messages echoed
-	ChatRefused atomic.Int64 // chat messages refused (rate limit, full queue, empty)
+	ChatRefused atomic.Int64 // chat messages refused for now (rate limit, full queue); not malformed or empty ones
 }
 
 // Stats holds the counters of both transports.
