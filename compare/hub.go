@@ -24,6 +24,7 @@ var (
 	ErrShuttingDown = errors.New("server shutting down")
 	ErrDropped      = errors.New("dropped on request (/drop)")
 	ErrTooSlow      = errors.New("client too slow: its send queue is full")
+	ErrBehind       = errors.New("the server fell behind the clock; reconnect to resume")
 )
 
 // Errors of the SSE back channel (POST /chat).
@@ -210,12 +211,11 @@ func (h *hub) run(stop <-chan struct{}) {
 			return
 		case now := <-timer.C:
 			current := h.clock.SeqAt(now)
-			if current-next >= h.clock.window {
-				// The machine slept or the wall clock jumped: replaying
-				// more than a window of ticks to live clients helps no one.
-				next = current - h.clock.window + 1
+			from, resync := catchUpFrom(next, current, h.cfg.QueueSize)
+			if resync {
+				h.resync(current - next + 1)
 			}
-			for seq := next; seq <= current; seq++ {
+			for seq := from; seq <= current; seq++ {
 				h.publish(seq)
 			}
 		}
@@ -257,6 +257,36 @@ func (h *hub) drop(t Transport) int {
 	}
 	h.stats.of(t).Dropped.Add(int64(n))
 	return n
+}
+
+// catchUpFrom says, when the clock loop wakes at tick current while tick
+// next was due, which ticks to publish (from..current) and whether the live
+// clients must reconnect first. A few ticks late (a GC pause, a busy
+// machine) are published in order. More than half a queue late (the machine
+// slept, the process stalled, the wall clock jumped) they are not: that
+// burst would fill every queue and drop every client as too slow, or skip
+// ticks past the window without a gap. The clients reconnect instead and
+// resume by the replay rule, which sends a gap where it must.
+func catchUpFrom(next, current int64, queue int) (from int64, resync bool) {
+	if current-next+1 > int64(queue)/2 {
+		return current, true
+	}
+	return next, false
+}
+
+// resync ends every subscription with ErrBehind, after the clock loop woke
+// missed ticks late.
+func (h *hub) resync(missed int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for id, s := range h.subs {
+		delete(h.subs, id)
+		if s.end(ErrBehind) {
+			n++
+		}
+	}
+	h.log.Warn("clock loop woke late; clients will reconnect and resume", "missed_ticks", missed, "clients", n)
 }
 
 // shutdown refuses new subscriptions and ends every open one.

@@ -331,3 +331,45 @@ func readAll(t *testing.T, r *bufio.Reader) string {
 }
 
 func tail(s string, n int) string { return s[max(0, len(s)-n):] }
+
+func TestCatchUpFrom(t *testing.T) {
+	for _, tt := range []struct {
+		next, current int64
+		from          int64
+		resync        bool
+	}{
+		{10, 10, 10, false}, // on time
+		{10, 12, 10, false}, // a little late: publish the three in order
+		{10, 41, 10, false}, // 32 late: still within half a queue of 64
+		{10, 42, 42, true},  // 33 late: reconnect, then the current tick
+		{10, 1e6, 1e6, true},
+	} {
+		from, resync := catchUpFrom(tt.next, tt.current, 64)
+		if from != tt.from || resync != tt.resync {
+			t.Errorf("catchUpFrom(%d, %d, 64) = %d, %v; want %d, %v", tt.next, tt.current, from, resync, tt.from, tt.resync)
+		}
+	}
+}
+
+// When the clock loop wakes far too late, every client is asked to come back
+// (SSE: a short retry; WebSocket: 1013) and resumes by the replay rule: no
+// tick lost, and nobody counted as a slow client.
+func TestResyncAfterStallLosesNothing(t *testing.T) {
+	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	sseLog, _ := runSSE(t, ts)
+	wsLog, _ := runWS(t, ts)
+	sseLog.waitFor(t, "SSE ticks", atLeastTicks(3))
+	wsLog.waitFor(t, "WS ticks", atLeastTicks(3))
+
+	ts.hub.resync(100)
+	after := ts.Stats().Seq + 5
+	resumedWithoutLoss(t, "after the resync", after, sseLog, wsLog)
+	st := ts.Stats()
+	if st.SSE.Resumes < 1 || st.WS.Resumes < 1 {
+		t.Errorf("stats: resumes sse=%d ws=%d, want at least 1 each", st.SSE.Resumes, st.WS.Resumes)
+	}
+	if st.SSE.SlowDropped != 0 || st.WS.SlowDropped != 0 {
+		t.Errorf("stats: slow_dropped sse=%d ws=%d, want 0", st.SSE.SlowDropped, st.WS.SlowDropped)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}

@@ -48,8 +48,8 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 		sub.writeTimedOut()
 	}
 	switch {
-	case errors.Is(err, ErrShuttingDown):
-		stream.SetRetry(s.cfg.ShutdownRetry) // come back soon: we are restarting
+	case errors.Is(err, ErrShuttingDown), errors.Is(err, ErrBehind):
+		stream.SetRetry(s.cfg.ShutdownRetry) // come back soon and resume
 		log.Debug("stream ended", "reason", err)
 	case errors.Is(err, ErrDropped), errors.Is(err, ErrTooSlow):
 		log.Info("stream ended", "reason", err)

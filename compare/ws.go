@@ -50,6 +50,8 @@ func (f wsFeed) Err() error {
 		return websocket.CloseError{Code: websocket.StatusGoingAway, Reason: "server shutting down"}
 	case errors.Is(err, ErrDropped):
 		return websocket.CloseError{Code: websocket.StatusGoingAway, Reason: "dropped on request (/drop)"}
+	case errors.Is(err, ErrBehind):
+		return websocket.CloseError{Code: websocket.StatusTryAgainLater, Reason: "server fell behind the clock; reconnect to resume"}
 	case errors.Is(err, ErrTooSlow):
 		return websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: "too slow: send queue full"}
 	default:
