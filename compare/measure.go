@@ -19,7 +19,7 @@ const measureTimeout = 2 * time.Minute
 // CPU, and one runs at a time (409 while another runs).
 func (s *Server) serveMeasure(w http.ResponseWriter, r *http.Request) {
 	if !s.dropAllowed(r) {
-		httpError(w, http.StatusForbidden, "measure is allowed from loopback or with the token printed at start (Authorization: Bearer <token>)")
+		httpError(w, http.StatusForbidden, "measure is allowed without the token only on this machine, as http://localhost:<port> or a loopback address; else send the token printed at start (Authorization: Bearer <token>, or open the page as /?token=<token>)")
 		return
 	}
 	if !s.measuring.CompareAndSwap(false, true) {

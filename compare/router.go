@@ -120,7 +120,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 // (Authorization: Bearer <token>), and never from a page of a foreign origin.
 func (s *Server) serveDrop(w http.ResponseWriter, r *http.Request) {
 	if !s.dropAllowed(r) {
-		httpError(w, http.StatusForbidden, "drop is allowed from loopback or with the token printed at start (Authorization: Bearer <token>)")
+		httpError(w, http.StatusForbidden, "drop is allowed without the token only on this machine, as http://localhost:<port> or a loopback address; else send the token printed at start (Authorization: Bearer <token>, or open the page as /?token=<token>)")
 		return
 	}
 	t := Transport(r.URL.Query().Get("transport"))
