@@ -254,6 +254,17 @@ func runWS(t *testing.T, ts *testServer) (*seqLog, *ws.Client) {
 	return log, c
 }
 
+// runBoth runs the Go SSE and WebSocket clients against ts and waits until
+// each has received n ticks.
+func runBoth(t *testing.T, ts *testServer, n int) (sseLog, wsLog *seqLog) {
+	t.Helper()
+	sseLog, _ = runSSE(t, ts)
+	wsLog, _ = runWS(t, ts)
+	sseLog.waitFor(t, fmt.Sprintf("%d SSE ticks", n), atLeastTicks(n))
+	wsLog.waitFor(t, fmt.Sprintf("%d WS ticks", n), atLeastTicks(n))
+	return sseLog, wsLog
+}
+
 // runUntilCleanup runs f in a goroutine and, when the test ends, cancels it
 // and waits for it, so that no client outlives its test.
 func runUntilCleanup(t *testing.T, f func(ctx context.Context) error) {

@@ -20,10 +20,7 @@ import (
 // time on each.
 func TestBothTransportsCarryTheSameTicks(t *testing.T) {
 	ts := startServer(t, fastConfig(), "127.0.0.1:0")
-	sseLog, _ := runSSE(t, ts)
-	wsLog, _ := runWS(t, ts)
-	sseLog.waitFor(t, "5 SSE ticks", atLeastTicks(5))
-	wsLog.waitFor(t, "5 WS ticks", atLeastTicks(5))
+	sseLog, wsLog := runBoth(t, ts, 5)
 	// Each client starts at the tick current when it connected; wait until
 	// both have seen the same later tick, then compare every common one.
 	sseSeqs, _ := sseLog.snapshot()
@@ -131,10 +128,7 @@ func TestChatEchoBothWays(t *testing.T) {
 // back by themselves and, resuming from their last id, lose no tick.
 func TestDropThenResumeLosesNothing(t *testing.T) {
 	ts := startServer(t, fastConfig(), "127.0.0.1:0")
-	sseLog, _ := runSSE(t, ts)
-	wsLog, _ := runWS(t, ts)
-	sseLog.waitFor(t, "SSE ticks", atLeastTicks(3))
-	wsLog.waitFor(t, "WS ticks", atLeastTicks(3))
+	sseLog, wsLog := runBoth(t, ts, 3)
 
 	for _, tr := range []string{"sse", "ws"} {
 		resp, err := http.Post(ts.url("http", "/drop?transport="+tr), "", nil)
@@ -166,10 +160,7 @@ func TestDropThenResumeLosesNothing(t *testing.T) {
 func TestRestartResumesWithoutLoss(t *testing.T) {
 	first := startServer(t, fastConfig(), "127.0.0.1:0")
 	addr := first.addr
-	sseLog, _ := runSSE(t, first)
-	wsLog, _ := runWS(t, first)
-	sseLog.waitFor(t, "SSE ticks", atLeastTicks(3))
-	wsLog.waitFor(t, "WS ticks", atLeastTicks(3))
+	sseLog, wsLog := runBoth(t, first, 3)
 
 	first.stop(t)
 	down := first.Stats().Seq
@@ -356,10 +347,7 @@ func TestCatchUpFrom(t *testing.T) {
 // tick lost, and nobody counted as a slow client.
 func TestResyncAfterStallLosesNothing(t *testing.T) {
 	ts := startServer(t, fastConfig(), "127.0.0.1:0")
-	sseLog, _ := runSSE(t, ts)
-	wsLog, _ := runWS(t, ts)
-	sseLog.waitFor(t, "SSE ticks", atLeastTicks(3))
-	wsLog.waitFor(t, "WS ticks", atLeastTicks(3))
+	sseLog, wsLog := runBoth(t, ts, 3)
 
 	ts.hub.resync(100)
 	after := ts.Stats().Seq + 5
