@@ -213,7 +213,7 @@ func (h *hub) run(stop <-chan struct{}) {
 			current := h.clock.SeqAt(now)
 			from, resync := catchUpFrom(next, current, h.cfg.QueueSize)
 			if resync {
-				h.resync(current - next + 1)
+				h.resync(current-next+1, current-1)
 			}
 			for seq := from; seq <= current; seq++ {
 				h.publish(seq)
@@ -275,10 +275,13 @@ func catchUpFrom(next, current int64, queue int) (from int64, resync bool) {
 }
 
 // resync ends every subscription with ErrBehind, after the clock loop woke
-// missed ticks late.
-func (h *hub) resync(missed int64) {
+// missed ticks late, and moves the last published tick to last (the tick
+// before the one about to be published), so that a client that subscribes
+// before that publish gets the ticks up to last replayed, not skipped.
+func (h *hub) resync(missed, last int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.last = max(h.last, last)
 	n := 0
 	for id, s := range h.subs {
 		delete(h.subs, id)

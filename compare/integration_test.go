@@ -349,7 +349,7 @@ func TestResyncAfterStallLosesNothing(t *testing.T) {
 	ts := startServer(t, fastConfig(), "127.0.0.1:0")
 	sseLog, wsLog := runBoth(t, ts, 3)
 
-	ts.hub.resync(100)
+	ts.hub.resync(100, ts.hub.lastSeq())
 	after := ts.Stats().Seq + 5
 	resumedWithoutLoss(t, "after the resync", after, sseLog, wsLog)
 	st := ts.Stats()
