@@ -11,6 +11,8 @@
 //   - ws.go:     GET /ws, the hub seen as a ws.Feed.
 //   - router.go: every endpoint on gorilla/mux, CORS with rs/cors.
 //   - server.go: Config, start, graceful shutdown.
+//   - hijack.go: the WebSockets http.Server forgets, kept so that a
+//     shutdown can cut a stuck one.
 //   - stats.go:  the counters behind GET /stats.
 //   - limit.go:  optional caps on open connections.
 //   - probe*.go: the measurements that ssevsws compare and the benchmarks

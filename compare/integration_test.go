@@ -203,31 +203,8 @@ func TestStuckClientIsDroppedWithoutDelayingOthers(t *testing.T) {
 	healthy.waitFor(t, "healthy SSE client", atLeastTicks(1))
 	healthyWS.waitFor(t, "healthy WS client", atLeastTicks(1))
 
-	// The stuck SSE client: sends its request and never reads.
-	stuck, err := net.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stuck.Close()
-	stuck.(*net.TCPConn).SetReadBuffer(1024)
-	stuck.Write([]byte("GET /sse HTTP/1.1\r\nHost: " + ts.addr + "\r\n\r\n"))
-
-	// The stuck WebSocket client: completes the handshake, never reads.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stuckWS, _, err := websocket.Dial(ctx, ts.url("ws", "/ws"), &websocket.DialOptions{
-		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err == nil {
-				c.(*net.TCPConn).SetReadBuffer(1024)
-			}
-			return c, err
-		}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stuckWS.CloseNow()
+	dialStuckSSE(t, ts)
+	dialStuckWS(t, ts)
 
 	deadline := time.After(10 * time.Second)
 	for st := ts.Stats(); st.SSE.SlowDropped < 1 || st.WS.SlowDropped < 1; st = ts.Stats() {
@@ -247,6 +224,93 @@ func TestStuckClientIsDroppedWithoutDelayingOthers(t *testing.T) {
 			t.Fatalf("open connections sse=%d ws=%d; want only the healthy one of each", st.SSE.Open, st.WS.Open)
 		case <-healthy.changed:
 		}
+	}
+}
+
+// dialStuckSSE opens /sse with a small read buffer and never reads: with
+// smallBuffers on the server, its stream backs up at once. It is closed when
+// the test ends.
+func dialStuckSSE(t *testing.T, ts *testServer) {
+	t.Helper()
+	stuck, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stuck.Close() })
+	stuck.(*net.TCPConn).SetReadBuffer(1024)
+	stuck.Write([]byte("GET /sse HTTP/1.1\r\nHost: " + ts.addr + "\r\n\r\n"))
+}
+
+// dialStuckWS completes a WebSocket handshake and never reads, like
+// dialStuckSSE.
+func dialStuckWS(t *testing.T, ts *testServer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stuck, _, err := websocket.Dial(ctx, ts.url("ws", "/ws"), &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err == nil {
+				c.(*net.TCPConn).SetReadBuffer(1024)
+			}
+			return c, err
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stuck.CloseNow() })
+}
+
+// A client stuck in a write (it reads nothing, its buffers are full) must
+// not hold a shutdown for its whole write timeout: after stuckGrace the
+// server cuts it, and the shutdown succeeds well within its deadline.
+func TestShutdownCutsStuckClients(t *testing.T) {
+	cfg := fastConfig()
+	cfg.Interval = 5 * time.Millisecond
+	cfg.QueueSize = 100000 // the queues cannot fill: only the write timeout would end them
+	cfg.WriteTimeout = time.Minute
+	cfg.Heartbeat = -1
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serveOn(t, srv, smallBuffers{ln})
+	dialStuckSSE(t, ts)
+	dialStuckWS(t, ts)
+
+	// Both writers are blocked once the bytes written stop growing while
+	// ticks keep coming (one every 5 ms).
+	var last StatsSnapshot
+	for still, deadline := 0, time.Now().Add(10*time.Second); still < 40; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stuck clients' streams never backed up: %+v", ts.Stats())
+		}
+		time.Sleep(cfg.Interval)
+		st := ts.Stats()
+		if st.SSE.Open == 1 && st.WS.Open == 1 && st.SSE.Bytes == last.SSE.Bytes && st.WS.Bytes == last.WS.Bytes {
+			still++
+		} else {
+			still = 0
+		}
+		last = st
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with stuck clients: %v", err)
+	}
+	if took := time.Since(start); took > stuckGrace+2*time.Second {
+		t.Errorf("shutdown took %v with stuck clients, want about stuckGrace (%v)", took, stuckGrace)
+	}
+	if st := ts.Stats(); st.SSE.Open != 0 || st.WS.Open != 0 {
+		t.Errorf("after shutdown: open sse=%d ws=%d, want 0", st.SSE.Open, st.WS.Open)
 	}
 }
 

@@ -72,7 +72,7 @@ func (s *Server) routes() http.Handler {
 	handleCORS(c, "/sse", s.limit.limited(http.HandlerFunc(s.serveSSE)), http.MethodGet)
 	handleCORS(c, "/chat", http.HandlerFunc(s.serveChat), http.MethodPost)
 	handleCORS(c, "/stats", http.HandlerFunc(s.serveStats), http.MethodGet)
-	handle("/ws", s.limit.limited(wsh), http.MethodGet) // refused before the upgrade, with a status
+	handle("/ws", s.limit.limited(s.hijacked.track(wsh)), http.MethodGet) // refused before the upgrade, with a status
 	handle("/drop", http.HandlerFunc(s.serveDrop), http.MethodPost)
 	handle("/measure", http.HandlerFunc(s.serveMeasure), http.MethodPost)
 	handle("/healthz", http.HandlerFunc(s.serveHealth), http.MethodGet, http.MethodHead)

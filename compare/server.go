@@ -174,6 +174,7 @@ type Server struct {
 	stopClock chan struct{}
 	clockDone chan struct{}
 	inFlight  inFlight // requests being served, WebSockets included
+	hijacked  hijacked // WebSocket connections, which http.Server forgets
 
 	mu       sync.Mutex
 	http     *http.Server
@@ -256,11 +257,19 @@ func (s *Server) Serve(ln net.Listener) error {
 	return hs.Serve(ln)
 }
 
+// stuckGrace is how long Shutdown lets connections end by themselves. A
+// healthy client is gone within milliseconds (SSE) or one close handshake
+// (WebSocket, at most a second); one still there is stuck in a write that
+// only its write timeout would end, or in a long request, and is cut.
+const stuckGrace = 2 * time.Second
+
 // Shutdown stops the server gracefully: it stops accepting, tells SSE
 // clients to come back soon and ends their streams, closes WebSockets with
-// 1001, stops the clock and waits for every handler to return, or for ctx:
-// past ctx's deadline it closes the connections that are left and returns
-// an error that says how many there were.
+// 1001 and stops the clock. It gives every connection stuckGrace to end,
+// then cuts those left (a client that reads nothing would otherwise hold
+// the shutdown for its whole write timeout), and waits for every handler
+// to return, or for ctx: past ctx's deadline it returns an error that says
+// how many were still running.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutOnce.Do(func() {
@@ -283,14 +292,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		close(s.stopClock)
 		<-s.clockDone
 
-		if n, werr := s.inFlight.wait(ctx); werr != nil {
-			err = fmt.Errorf("compare: %d connections still open at the shutdown deadline: %w", n, werr)
-			// Past the deadline, cut what is left (a client stuck in a
-			// write, a body never sent). http.Server.Close does not know
-			// hijacked WebSockets; their write deadline still ends them.
+		graceCtx, cancel := context.WithTimeout(ctx, stuckGrace)
+		n, _ := s.inFlight.wait(graceCtx)
+		cancel()
+		if n > 0 {
+			// http.Server.Close cuts the connections it knows; the
+			// WebSockets it forgot at the hijack are cut here.
 			if hs != nil {
 				hs.Close()
 			}
+			ws := s.hijacked.closeAll()
+			s.log.Info("cut connections still open after the shutdown grace", "grace", stuckGrace, "requests", n, "websockets", ws)
+		}
+		if n, werr := s.inFlight.wait(ctx); werr != nil {
+			err = fmt.Errorf("compare: %d connections still open at the shutdown deadline: %w", n, werr)
 		}
 		if e := <-shutdownDone; e != nil && err == nil {
 			err = e
