@@ -67,12 +67,13 @@ func (s *Server) routes() http.Handler {
 		PingInterval:   s.cfg.PingInterval,
 		WriteTimeout:   s.cfg.WriteTimeout,
 		Logger:         s.log,
+		Conns:          &s.hijacked, // so that Shutdown can cut a stuck one
 	}
 
 	handleCORS(c, "/sse", s.limit.limited(http.HandlerFunc(s.serveSSE)), http.MethodGet)
 	handleCORS(c, "/chat", http.HandlerFunc(s.serveChat), http.MethodPost)
 	handleCORS(c, "/stats", http.HandlerFunc(s.serveStats), http.MethodGet)
-	handle("/ws", s.limit.limited(s.hijacked.track(wsh)), http.MethodGet) // refused before the upgrade, with a status
+	handle("/ws", s.limit.limited(wsh), http.MethodGet) // refused before the upgrade, with a status
 	handle("/drop", http.HandlerFunc(s.serveDrop), http.MethodPost)
 	handle("/measure", http.HandlerFunc(s.serveMeasure), http.MethodPost)
 	handle("/healthz", http.HandlerFunc(s.serveHealth), http.MethodGet, http.MethodHead)

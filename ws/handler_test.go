@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -512,5 +514,39 @@ func TestHandlerSilentClientCutOff(t *testing.T) {
 			}
 			expectClose(t, c, tt.code)
 		})
+	}
+}
+
+// connSet records what a Handler tells its ConnSet.
+type connSet struct {
+	mu      sync.Mutex
+	added   []net.Conn
+	removed []net.Conn
+}
+
+func (s *connSet) Add(c net.Conn)    { s.mu.Lock(); s.added = append(s.added, c); s.mu.Unlock() }
+func (s *connSet) Remove(c net.Conn) { s.mu.Lock(); s.removed = append(s.removed, c); s.mu.Unlock() }
+
+// Handler.Conns holds the hijacked connection while the session runs, so
+// that a server can cut it at shutdown; it is removed when the session ends.
+func TestHandlerConnSet(t *testing.T) {
+	set := &connSet{}
+	f := newFeed("c")
+	ts := startServer(t, &Handler{Conns: set}, f)
+	c := ts.dial(t, nil)
+	expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+	set.mu.Lock()
+	added, removed := len(set.added), len(set.removed)
+	set.mu.Unlock()
+	if added != 1 || removed != 0 {
+		t.Fatalf("while open: %d added, %d removed; want 1 and 0", added, removed)
+	}
+	c.Close()
+	f.waitClosed(t)
+	// feed.Close runs (deferred) after Remove: by now both have happened.
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	if len(set.removed) != 1 || set.removed[0] != set.added[0] {
+		t.Errorf("after close: removed %v, want the added %v", set.removed, set.added)
 	}
 }
