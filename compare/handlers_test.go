@@ -119,15 +119,7 @@ func TestChatLimits(t *testing.T) {
 	cfg.QueueSize = 2
 	cfg.ChatRate = 1
 	cfg.ChatBurst = 3
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := serveOn(t, srv, smallBuffers{ln})
+	ts := serveSmallBuffers(t, cfg)
 	client := newHTTPClient(t)
 
 	// A raw stream that reads its hello and then nothing more.
@@ -172,9 +164,9 @@ func TestChatLimits(t *testing.T) {
 	}
 
 	// Unlimited rate, same stuck stream: the bounded echo queue fills.
-	srv.hub.mu.Lock()
-	srv.hub.subs[id].chat.rate = 0
-	srv.hub.mu.Unlock()
+	ts.hub.mu.Lock()
+	ts.hub.subs[id].chat.rate = 0
+	ts.hub.mu.Unlock()
 	got503 := false
 	for i := 0; i < 100 && !got503; i++ {
 		got503 = post(big).StatusCode == http.StatusServiceUnavailable

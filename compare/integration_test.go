@@ -186,17 +186,9 @@ func TestStuckClientIsDroppedWithoutDelayingOthers(t *testing.T) {
 	cfg.Interval = 5 * time.Millisecond
 	cfg.QueueSize = 4
 	cfg.WriteTimeout = 500 * time.Millisecond
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Small socket buffers make a client that does not read back up in a
 	// fraction of a second instead of after megabytes.
-	ts := serveOn(t, srv, smallBuffers{ln})
+	ts := serveSmallBuffers(t, cfg)
 
 	healthy, _ := runSSE(t, ts)
 	healthyWS, _ := runWS(t, ts)
@@ -271,15 +263,7 @@ func TestShutdownCutsStuckClients(t *testing.T) {
 	cfg.QueueSize = 100000 // the queues cannot fill: only the write timeout would end them
 	cfg.WriteTimeout = time.Minute
 	cfg.Heartbeat = -1
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := serveOn(t, srv, smallBuffers{ln})
+	ts := serveSmallBuffers(t, cfg)
 	dialStuckSSE(t, ts)
 	dialStuckWS(t, ts)
 
@@ -312,6 +296,21 @@ func TestShutdownCutsStuckClients(t *testing.T) {
 	if st := ts.Stats(); st.SSE.Open != 0 || st.WS.Open != 0 {
 		t.Errorf("after shutdown: open sse=%d ws=%d, want 0", st.SSE.Open, st.WS.Open)
 	}
+}
+
+// serveSmallBuffers serves cfg on a loopback port with smallBuffers, until
+// the test ends.
+func serveSmallBuffers(t *testing.T, cfg Config) *testServer {
+	t.Helper()
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveOn(t, srv, smallBuffers{ln})
 }
 
 // smallBuffers shrinks the server side's send buffer of every connection.

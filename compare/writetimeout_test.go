@@ -16,15 +16,7 @@ func TestStuckClientDroppedByWriteTimeoutIsCounted(t *testing.T) {
 	cfg.QueueSize = 10000 // 50s of ticks: the queue cannot fill during the test
 	cfg.WriteTimeout = 300 * time.Millisecond
 	cfg.Heartbeat = -1
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := serveOn(t, srv, smallBuffers{ln})
+	ts := serveSmallBuffers(t, cfg)
 	tg, err := NewTarget(ts.url("http", "/"))
 	if err != nil {
 		t.Fatal(err)
