@@ -245,17 +245,24 @@ func (h *hub) deliverEcho(client string, frame []byte) error {
 func (h *hub) drop(t Transport) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	n := h.endLocked(ErrDropped, func(s *subscription) bool { return s.transport == t })
+	h.stats.of(t).Dropped.Add(int64(n))
+	return n
+}
+
+// endLocked ends, for reason, every subscription that match accepts (all
+// of them when match is nil), and says how many it ended. h.mu is held.
+func (h *hub) endLocked(reason error, match func(*subscription) bool) int {
 	n := 0
 	for id, s := range h.subs {
-		if s.transport != t {
+		if match != nil && !match(s) {
 			continue
 		}
 		delete(h.subs, id)
-		if s.end(ErrDropped) {
+		if s.end(reason) {
 			n++
 		}
 	}
-	h.stats.of(t).Dropped.Add(int64(n))
 	return n
 }
 
@@ -282,13 +289,7 @@ func (h *hub) resync(missed, last int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last = max(h.last, last)
-	n := 0
-	for id, s := range h.subs {
-		delete(h.subs, id)
-		if s.end(ErrBehind) {
-			n++
-		}
-	}
+	n := h.endLocked(ErrBehind, nil)
 	h.log.Warn("clock loop woke late; clients will reconnect and resume", "missed_ticks", missed, "clients", n)
 }
 
@@ -297,10 +298,7 @@ func (h *hub) shutdown() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
-	for id, s := range h.subs {
-		delete(h.subs, id)
-		s.end(ErrShuttingDown)
-	}
+	h.endLocked(ErrShuttingDown, nil)
 }
 
 // tokenBucket limits chat messages per connection: rate per second, up to

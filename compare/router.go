@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -31,21 +32,20 @@ import (
 // CORS to WebSocket, they send Origin and leave the decision to the server.
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
-	// handle registers h for methods only. OPTIONS never reaches h: it is
-	// answered with the Allow header alone, and on the CORS endpoints a
-	// preflight (OPTIONS with Access-Control-Request-Method) is answered by
-	// rs/cors. A plain OPTIONS must not open a stream past the connection
-	// cap, drop connections or queue a chat.
-	handle := func(path string, h http.Handler, methods ...string) {
-		r.Handle(path, h).Methods(methods...)
-		r.Handle(path, allowOnly(methods)).Methods(http.MethodOptions)
+	// route registers h for methods only, each wrapped by wrap (rs/cors on
+	// the CORS endpoints). OPTIONS never reaches h: it is answered with the
+	// Allow header alone, and on the CORS endpoints a preflight (OPTIONS
+	// with Access-Control-Request-Method) is answered by rs/cors. A plain
+	// OPTIONS must not open a stream past the connection cap, drop
+	// connections or queue a chat.
+	route := func(wrap func(http.Handler) http.Handler, path string, h http.Handler, methods ...string) {
+		r.Handle(path, wrap(h)).Methods(methods...)
+		r.Handle(path, wrap(allowOnly(methods))).Methods(http.MethodOptions)
 		// Any other method on a known path is a 405, not the page's 404.
 		r.Handle(path, methodNotAllowed(methods))
 	}
-	handleCORS := func(c *cors.Cors, path string, h http.Handler, methods ...string) {
-		r.Handle(path, c.Handler(h)).Methods(methods...)
-		r.Handle(path, c.Handler(allowOnly(methods))).Methods(http.MethodOptions)
-		r.Handle(path, methodNotAllowed(methods))
+	handle := func(path string, h http.Handler, methods ...string) {
+		route(func(h http.Handler) http.Handler { return h }, path, h, methods...)
 	}
 
 	allowed := make(map[string]bool, len(s.cfg.Origins))
@@ -70,9 +70,9 @@ func (s *Server) routes() http.Handler {
 		Conns:          &s.hijacked, // so that Shutdown can cut a stuck one
 	}
 
-	handleCORS(c, "/sse", s.limit.limited(http.HandlerFunc(s.serveSSE)), http.MethodGet)
-	handleCORS(c, "/chat", http.HandlerFunc(s.serveChat), http.MethodPost)
-	handleCORS(c, "/stats", http.HandlerFunc(s.serveStats), http.MethodGet)
+	route(c.Handler, "/sse", s.limit.limited(http.HandlerFunc(s.serveSSE)), http.MethodGet)
+	route(c.Handler, "/chat", http.HandlerFunc(s.serveChat), http.MethodPost)
+	route(c.Handler, "/stats", http.HandlerFunc(s.serveStats), http.MethodGet)
 	handle("/ws", s.limit.limited(wsh), http.MethodGet) // refused before the upgrade, with a status
 	handle("/drop", http.HandlerFunc(s.serveDrop), http.MethodPost)
 	handle("/measure", http.HandlerFunc(s.serveMeasure), http.MethodPost)
@@ -88,7 +88,7 @@ func (s *Server) routes() http.Handler {
 // allowOnly answers a plain OPTIONS request: 204 with the methods the path
 // takes, and nothing else happens.
 func allowOnly(methods []string) http.Handler {
-	allow := strings.Join(append(methods, http.MethodOptions), ", ")
+	allow := strings.Join(slices.Concat(methods, []string{http.MethodOptions}), ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
 		w.WriteHeader(http.StatusNoContent)

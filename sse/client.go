@@ -142,10 +142,7 @@ func (c *Client) check() error {
 			}
 		}
 	}
-	if !validHeaderValue(c.LastEventID) {
-		return ErrUnsendableID
-	}
-	return nil
+	return nil // an unsendable LastEventID is refused by the first connect
 }
 
 // isFinal reports whether err ends Run instead of a reconnect.
