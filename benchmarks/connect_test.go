@@ -50,7 +50,7 @@ func BenchmarkConnect(b *testing.B) {
 			for b.Loop() {
 				start := time.Now()
 				var err error
-				hs, err = compare.Connect(ctx, s.tg, t)
+				hs, err = probe.ConnectOnce(ctx, s.tg, t)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -88,7 +88,7 @@ func clientAllocs(b *testing.B, s *server, t compare.Transport) float64 {
 	tg.DialContext = func(context.Context, string, string) (net.Conn, error) { return tape.play(), nil }
 	ctx := context.Background()
 	protocol := testing.AllocsPerRun(200, func() {
-		if _, err := compare.Connect(ctx, &tg, t); err != nil {
+		if _, err := probe.ConnectOnce(ctx, &tg, t); err != nil {
 			b.Fatal(err)
 		}
 	})
@@ -125,7 +125,7 @@ func record(b *testing.B, s *server, t compare.Transport) *tape {
 		rec.Conn = nc
 		return &rec, err
 	}
-	if _, err := compare.Connect(context.Background(), &tg, t); err != nil {
+	if _, err := probe.ConnectOnce(context.Background(), &tg, t); err != nil {
 		b.Fatal(err)
 	}
 	tp := &tape{answer: rec.read.Bytes()}

@@ -62,7 +62,7 @@ func BenchmarkIdleConn(b *testing.B) {
 				if t == "tcp" {
 					res, err = idleTCP(idleConns)
 				} else {
-					res, err = compare.ProbeIdle(context.Background(), s.Server, s.tg, t, idleConns)
+					res, err = compare.Idle(context.Background(), s.Server, s.tg, t, idleConns)
 				}
 				if err != nil {
 					b.Fatal(err)
@@ -89,7 +89,7 @@ func BenchmarkIdleConn(b *testing.B) {
 	}
 }
 
-// idleTCP is ProbeIdle for bare TCP: n connections, each held on the server
+// idleTCP is Idle for bare TCP: n connections, each held on the server
 // side by one goroutine blocked in Read.
 func idleTCP(n int) (compare.IdleResult, error) {
 	res := compare.IdleResult{Transport: "tcp", Conns: n}

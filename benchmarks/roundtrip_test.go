@@ -37,14 +37,14 @@ func BenchmarkRoundTrip(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer c.Close()
-			if _, err := c.RoundTrip(ctx, compare.ProbeChatText); err != nil { // opens SSE's back channel
+			if _, err := c.RoundTrip(ctx, compare.ChatText); err != nil { // opens SSE's back channel
 				b.Fatal(err)
 			}
 			var up, down int
 			samples := make([]time.Duration, 0, 1<<16)
 			b.ReportAllocs()
 			for b.Loop() {
-				rt, err := c.RoundTrip(ctx, compare.ProbeChatText)
+				rt, err := c.RoundTrip(ctx, compare.ChatText)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -3,8 +3,6 @@ package compare
 import (
 	"strconv"
 	"time"
-
-	"github.com/ssevsws/ssevsws/ws"
 )
 
 // Clock turns wall time into tick numbers. A tick's seq is
@@ -34,38 +32,21 @@ func (c *Clock) TimeOf(seq int64) time.Time {
 	return time.UnixMilli(seq * c.interval.Milliseconds()).UTC()
 }
 
-// Tick is one tick, encoded once for each transport so that fan-out to any
-// number of clients copies no bytes and allocates nothing.
+// Tick is one tick, as every transport carries it. The clock knows no wire
+// format: each endpoint encodes a tick its own way (sseTick in ssemsg.go,
+// wsTick in ws.go), and the hub encodes each tick once per transport so
+// that fan-out to any number of clients copies no bytes.
 type Tick struct {
 	Seq  int64
 	Time string // RFC 3339 with milliseconds, UTC
-	SSE  []byte // a complete SSE frame: id, event: tick, data, blank line
-	WS   []byte // a WebSocket text message
 }
 
 // timeLayout is RFC 3339 with exactly three fractional digits.
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// Tick builds tick seq with both encodings.
+// Tick is tick seq.
 func (c *Clock) Tick(seq int64) Tick {
-	t := Tick{Seq: seq, Time: c.TimeOf(seq).Format(timeLayout)}
-	// Room for the longest seq and time up front: one allocation per
-	// encoding instead of one per append that outgrows the buffer.
-	t.SSE = AppendSSETick(make([]byte, 0, 96+len(t.Time)), seq, t.Time)
-	t.WS = ws.AppendTick(make([]byte, 0, 64+len(t.Time)), seq, t.Time)
-	return t
-}
-
-// AppendSSETick appends tick seq as an SSE frame. The JSON is the same as
-// the WebSocket tick's, without its "type" (the SSE event name says it).
-func AppendSSETick(dst []byte, seq int64, time string) []byte {
-	dst = append(dst, "id: "...)
-	dst = strconv.AppendInt(dst, seq, 10)
-	dst = append(dst, "\nevent: tick\ndata: {\"seq\":"...)
-	dst = strconv.AppendInt(dst, seq, 10)
-	dst = append(dst, `,"time":"`...)
-	dst = append(dst, time...)
-	return append(dst, "\"}\n\n"...)
+	return Tick{Seq: seq, Time: c.TimeOf(seq).Format(timeLayout)}
 }
 
 // Resume is what a connecting client gets before live ticks.

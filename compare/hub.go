@@ -10,14 +10,6 @@ import (
 	"time"
 )
 
-// Transport names one of the two ways the clock reaches a browser.
-type Transport string
-
-const (
-	SSE Transport = "sse"
-	WS  Transport = "ws"
-)
-
 // Why the hub ends a subscription. Handlers turn these into what their
 // protocol can say: a short retry for SSE, a close code for WebSocket.
 var (
@@ -174,13 +166,14 @@ func (s *subscription) close() {
 // publish hands tick seq to every subscription without waiting.
 func (h *hub) publish(seq int64) {
 	tick := h.clock.Tick(seq)
+	sseFrame, wsFrame := sseTick(tick), wsTick(tick) // once per tick, shared by every client
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last = seq
 	for id, s := range h.subs {
-		frame := tick.WS
+		frame := wsFrame
 		if s.transport == SSE {
-			frame = tick.SSE
+			frame = sseFrame
 		}
 		select {
 		case s.ticks <- frame:

@@ -12,12 +12,17 @@ const measureTimeout = 2 * time.Minute
 // serveMeasure is POST /measure: the page's "measure" button. It runs the
 // same probes as `ssevsws compare` and answers with the same JSON report.
 //
-// The probes run against a second server that Compare starts in this
-// process, never against this one: the reconnect probe drops connections,
-// and the class's own panels must not be cut by a measurement. It is
-// allowed like /drop (loopback or the token), because it costs seconds of
-// CPU, and one runs at a time (409 while another runs).
+// What it measures is Config.Measure's business (cmd/ssevsws runs the
+// probes against a second, in-process server, so that the class's own
+// panels are never cut by a measurement). This handler keeps the rules
+// around it: allowed like /drop (loopback or the token), because it costs
+// seconds of CPU; one at a time (409 while another runs); ended by a
+// shutdown; at most measureTimeout long.
 func (s *Server) serveMeasure(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Measure == nil {
+		httpError(w, http.StatusNotImplemented, "this server has no measurement client wired in (Config.Measure); run ssevsws compare instead")
+		return
+	}
 	if !s.dropAllowed(r) {
 		httpError(w, http.StatusForbidden, "measure is allowed without the token only on this machine, as http://localhost:<port> or a loopback address; else send the token printed at start (Authorization: Bearer <token>, or open the page as /?token=<token>)")
 		return
@@ -38,7 +43,7 @@ func (s *Server) serveMeasure(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	start := time.Now()
-	rep, err := Compare(ctx, CompareOptions{Clients: s.cfg.MeasureClients, Duration: s.cfg.MeasureDuration})
+	rep, err := s.cfg.Measure(ctx)
 	if err != nil {
 		s.log.Warn("measure failed", "err", err)
 		httpError(w, http.StatusInternalServerError, "measure: "+err.Error())

@@ -45,8 +45,12 @@ type Config struct {
 	ChatBurst     int           // chat messages allowed at once
 	ShutdownRetry time.Duration // the retry field SSE clients get at shutdown: "come back soon"
 
-	MeasureDuration time.Duration // POST /measure: how long each probe runs per transport
-	MeasureClients  int           // POST /measure: idle connections per transport for the memory probe
+	// Measure runs the measurement behind POST /measure and returns what
+	// the page shows, encoded as JSON. The server only guards it (access,
+	// one at a time, cut by shutdown); the binary wires in the measurement
+	// client (compare/probe), which this package does not import. nil:
+	// POST /measure answers 501.
+	Measure func(ctx context.Context) (any, error)
 
 	Logger *slog.Logger // nil: slog.Default()
 }
@@ -67,9 +71,6 @@ func DefaultConfig() Config {
 		ChatRate:      5,
 		ChatBurst:     10,
 		ShutdownRetry: 250 * time.Millisecond,
-
-		MeasureDuration: 500 * time.Millisecond,
-		MeasureClients:  200,
 	}
 }
 
@@ -93,10 +94,6 @@ func (c Config) withDefaults() (Config, error) {
 	setDuration(&c.HeaderTimeout, d.HeaderTimeout)
 	setDuration(&c.PingInterval, d.PingInterval)
 	setDuration(&c.ShutdownRetry, d.ShutdownRetry)
-	setDuration(&c.MeasureDuration, d.MeasureDuration)
-	if c.MeasureClients == 0 {
-		c.MeasureClients = d.MeasureClients
-	}
 	if c.ReadLimit == 0 {
 		c.ReadLimit = d.ReadLimit
 	}

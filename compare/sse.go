@@ -3,7 +3,6 @@ package compare
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"mime"
 	"net/http"
 	"os"
@@ -74,14 +73,11 @@ type sseOut struct {
 // or a write fails (that error).
 func (o *sseOut) pump(r *http.Request, sub *subscription, heartbeat time.Duration) error {
 	o.count(false) // the retry field Open wrote
-	hello, _ := json.Marshal(struct {
-		Client string `json:"client"`
-	}{sub.id})
-	if err := o.stream.Send(sse.Event{Type: "hello", Data: string(hello)}); err != nil {
+	if err := o.stream.Send(sseHello(sub.id)); err != nil {
 		return err
 	}
 	o.count(false)
-	for frame := range sub.backlog(sseGap, func(t Tick) []byte { return t.SSE }) {
+	for frame := range sub.backlog(sseGap, sseTick) {
 		if err := o.write(frame, isSSETick(frame)); err != nil {
 			return err
 		}
@@ -135,10 +131,6 @@ func (o *sseOut) count(tick bool) {
 		o.stats.Ticks.Add(1)
 	}
 }
-
-// isSSETick tells a tick frame from the gap frame in the backlog: only
-// ticks carry an id.
-func isSSETick(frame []byte) bool { return len(frame) > 3 && string(frame[:3]) == "id:" }
 
 // chatRequest is the body of POST /chat.
 type chatRequest struct {
@@ -207,23 +199,4 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, err.Error())
 	}
 	s.stats.sse.ChatRefused.Add(1)
-}
-
-// sseGap encodes a gap: ticks from..to are older than the replay window.
-// Like the echo it carries no id: an id would move the browser's
-// Last-Event-ID past ticks the client never got.
-func sseGap(from, to int64) []byte {
-	data := fmt.Sprintf(`{"from":%d,"to":%d}`, from, to)
-	frame, _ := sse.AppendEvent(nil, sse.Event{Type: "gap", Data: data})
-	return frame
-}
-
-// sseEcho encodes the echo of a chat text as an SSE event with no id:
-// echoes are not part of the resumable clock stream.
-func sseEcho(text string) []byte {
-	data, _ := json.Marshal(struct {
-		Text string `json:"text"`
-	}{text})
-	frame, _ := sse.AppendEvent(nil, sse.Event{Type: "echo", Data: string(data)})
-	return frame
 }

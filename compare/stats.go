@@ -60,3 +60,11 @@ type StatsSnapshot struct {
 	SSE        CountersSnapshot `json:"sse"`
 	WS         CountersSnapshot `json:"ws"`
 }
+
+// Of picks one transport's counters.
+func (s StatsSnapshot) Of(t Transport) CountersSnapshot {
+	if t == SSE {
+		return s.SSE
+	}
+	return s.WS
+}

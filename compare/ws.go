@@ -39,8 +39,13 @@ func (f wsFeed) Done() <-chan struct{} { return f.sub.done }
 func (f wsFeed) Close()                { f.sub.close() }
 
 func (f wsFeed) Backlog() iter.Seq[[]byte] {
-	return f.sub.backlog(func(from, to int64) []byte { return ws.AppendGap(nil, from, to) },
-		func(t Tick) []byte { return t.WS })
+	return f.sub.backlog(func(from, to int64) []byte { return ws.AppendGap(nil, from, to) }, wsTick)
+}
+
+// wsTick encodes t as a WebSocket message, with room for the longest seq
+// and time up front: one allocation.
+func wsTick(t Tick) []byte {
+	return ws.AppendTick(make([]byte, 0, 64+len(t.Time)), t.Seq, t.Time)
 }
 
 // Err turns the hub's reason into the close code a client can act on.

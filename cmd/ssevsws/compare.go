@@ -15,7 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // runCompare is `ssevsws compare`: it runs the probes of package compare on
@@ -23,6 +23,11 @@ import (
 // -url, and prints one side-by-side table, or the same as JSON with -json.
 // The exit code is 0 when every probe ran, 1 when one failed, 2 for bad
 // usage.
+// pageMeasurement is what the page's Measure button (POST /measure) runs:
+// every probe of ssevsws compare against a second, in-process server, with
+// short probes and a small crowd so that it answers within seconds.
+var pageMeasurement = probe.Options{Clients: 200, Duration: 500 * time.Millisecond}
+
 func runCompare(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ssevsws compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -69,13 +74,13 @@ Flags:
 	if *duration <= 0 {
 		return usage("-duration %v: must be positive", *duration)
 	}
-	opts := compare.CompareOptions{Clients: *clients, Duration: *duration}
+	opts := probe.Options{Clients: *clients, Duration: *duration}
 	if *target != "" {
 		u := *target
 		if !strings.Contains(u, "://") {
 			u = "http://" + u
 		}
-		tg, err := compare.NewTarget(u)
+		tg, err := probe.NewTarget(u)
 		if err != nil {
 			return usage("-url: %v", err)
 		}
@@ -95,7 +100,7 @@ Flags:
 
 	p := newProgress(stderr)
 	opts.Progress = p.step
-	rep, err := compare.Compare(ctx, opts)
+	rep, err := probe.Compare(ctx, opts)
 	p.finish()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -120,7 +125,7 @@ Flags:
 
 // printTable prints the report as one table: a row per measure, columns
 // SSE, WebSocket and their ratio, then what the numbers mean.
-func printTable(w io.Writer, rep *compare.Report) {
+func printTable(w io.Writer, rep *probe.Report) {
 	fmt.Fprintf(w, "ssevsws compare: %s server, tick %dms; %s %s/%s, %d CPUs; %s\n",
 		rep.Server, rep.IntervalMS, rep.Go, rep.OS, rep.Arch, rep.CPUs, rep.Date.Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(w, "each probe ran %s per transport", rep.Duration)
@@ -200,7 +205,7 @@ type progress struct {
 	tty bool
 
 	mu      sync.Mutex
-	cur     compare.Step
+	cur     probe.Step
 	started time.Time
 	stop    chan struct{}
 	done    chan struct{}
@@ -226,7 +231,7 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-func (p *progress) step(s compare.Step) {
+func (p *progress) step(s probe.Step) {
 	p.mu.Lock()
 	p.cur, p.started = s, time.Now()
 	p.mu.Unlock()

@@ -38,6 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: opts.logLevel}))
 	opts.cfg.Logger = log
+	opts.cfg.Measure = pageMeasurement.Measure
 
 	srv, err := compare.New(opts.cfg)
 	if err != nil {

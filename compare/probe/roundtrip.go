@@ -1,34 +1,36 @@
-package compare
+package probe
 
 import (
 	"context"
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/ssevsws/ssevsws/compare"
 )
 
-// ProbeChatText is the chat message the round-trip probes send.
-const ProbeChatText = "round trip"
+// ChatText is the chat message the round-trip probes send.
+const ChatText = "round trip"
 
 // RoundTripResult is what a chat message and its echo cost on one
 // transport: directionality. WebSocket sends it up the socket the ticks come
 // down; SSE, which only goes down, needs a second request (POST /chat) and
 // brings the echo back on the stream.
 type RoundTripResult struct {
-	Transport Transport `json:"transport"`
-	Time      Summary   `json:"time"`
-	Up        int       `json:"up_bytes"`   // bytes up per round trip (median)
-	Down      int       `json:"down_bytes"` // bytes down per round trip (median)
-	Refused   int       `json:"refused"`    // messages the server refused (rate limit): waited for, not counted
+	Transport compare.Transport `json:"transport"`
+	Time      Summary           `json:"time"`
+	Up        int               `json:"up_bytes"`   // bytes up per round trip (median)
+	Down      int               `json:"down_bytes"` // bytes down per round trip (median)
+	Refused   int               `json:"refused"`    // messages the server refused (rate limit): waited for, not counted
 }
 
-// ProbeRoundTrip opens one connection of transport t and sends chat
+// RoundTrip opens one connection of transport t and sends chat
 // messages one at a time, each after the echo of the previous one, within
 // budget. pace is the least time between two messages: a server with the
 // default chat rate limit (5 per second) needs 200ms or more; the in-process
 // server has no limit. The first round trip, which for SSE also opens the
 // back channel's connection, is not counted.
-func ProbeRoundTrip(ctx context.Context, tg *Target, t Transport, budget Budget, pace time.Duration) (RoundTripResult, error) {
+func RoundTrip(ctx context.Context, tg *Target, t compare.Transport, budget Budget, pace time.Duration) (RoundTripResult, error) {
 	res := RoundTripResult{Transport: t}
 	c, err := DialRaw(ctx, tg, t, "")
 	if err != nil {
@@ -42,7 +44,7 @@ func ProbeRoundTrip(ctx context.Context, tg *Target, t Transport, budget Budget,
 	warm := false
 	for budget.more(len(times), start) {
 		next := time.Now().Add(pace)
-		s, err := c.RoundTrip(ctx, ProbeChatText)
+		s, err := c.RoundTrip(ctx, ChatText)
 		var refused *ChatRefusedError
 		if errors.As(err, &refused) {
 			res.Refused++

@@ -1,4 +1,4 @@
-package compare
+package probe
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/ssevsws/ssevsws/compare"
 )
 
 func probeTarget(t *testing.T, ts *testServer) *Target {
@@ -33,9 +35,9 @@ func TestProbes(t *testing.T) {
 	ts := startServer(t, cfg, "127.0.0.1:0")
 	tg := probeTarget(t, ts)
 	ctx := probeCtx(t)
-	for _, tr := range Transports {
+	for _, tr := range compare.Transports {
 		t.Run(string(tr), func(t *testing.T) {
-			c, err := ProbeConnect(ctx, tg, tr, Budget{Min: 3})
+			c, err := Connect(ctx, tg, tr, Budget{Min: 3})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,7 +48,7 @@ func TestProbes(t *testing.T) {
 				t.Errorf("connect bytes %+v", b)
 			}
 
-			rt, err := ProbeRoundTrip(ctx, tg, tr, Budget{Min: 3}, 0)
+			rt, err := RoundTrip(ctx, tg, tr, Budget{Min: 3}, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +56,7 @@ func TestProbes(t *testing.T) {
 				t.Errorf("round trip %+v", rt)
 			}
 
-			rc, err := ProbeReconnect(ctx, tg, tr, Budget{Min: 2}, ReconnectOptions{WSBackoff: 20 * time.Millisecond})
+			rc, err := Reconnect(ctx, tg, tr, Budget{Min: 2}, ReconnectOptions{WSBackoff: 20 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +64,7 @@ func TestProbes(t *testing.T) {
 				t.Errorf("reconnect %+v", rc)
 			}
 
-			idle, err := ProbeIdle(ctx, ts.Server, tg, tr, 50)
+			idle, err := Idle(ctx, ts.Server, tg, tr, 50)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +80,7 @@ func TestRoundTripWaitsOutTheRateLimit(t *testing.T) {
 	cfg := fastConfig()
 	cfg.ChatRate, cfg.ChatBurst = 20, 2
 	ts := startServer(t, cfg, "127.0.0.1:0")
-	rt, err := ProbeRoundTrip(probeCtx(t), probeTarget(t, ts), WS, Budget{Min: 4}, 0)
+	rt, err := RoundTrip(probeCtx(t), probeTarget(t, ts), compare.WS, Budget{Min: 4}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,7 @@ func TestDropNeedsLoopbackOrTokenForProbes(t *testing.T) {
 	ts := startServer(t, fastConfig(), "127.0.0.1:0")
 	tg := probeTarget(t, ts)
 	tg.DropToken = "wrong"
-	if _, err := tg.Drop(probeCtx(t), SSE); err == nil {
+	if _, err := tg.Drop(probeCtx(t), compare.SSE); err == nil {
 		t.Error("drop with a wrong token succeeded")
 	}
 }

@@ -1,4 +1,4 @@
-package compare
+package probe
 
 // Probes measure both transports the same way. `ssevsws compare` and the
 // go test -bench suites in benchmarks/ both call them, so a number in the
@@ -9,10 +9,10 @@ package compare
 //   - probe.go:           Target (where to connect), Summary (percentiles).
 //   - probe_raw.go:       RawConn, a hand-written client that sends the
 //     fewest bytes a valid client may send and counts every byte it reads.
-//   - probe_connect.go:   ProbeConnect: dial to first tick, handshake bytes.
-//   - probe_roundtrip.go: ProbeRoundTrip: chat up, echo down.
-//   - probe_reconnect.go: ProbeReconnect: drop, resume, lost ticks.
-//   - probe_idle.go:      ProbeIdle: what an idle connection costs the server.
+//   - probe_connect.go:   Connect: dial to first tick, handshake bytes.
+//   - probe_roundtrip.go: RoundTrip: chat up, echo down.
+//   - probe_reconnect.go: Reconnect: drop, resume, lost ticks.
+//   - probe_idle.go:      Idle: what an idle connection costs the server.
 //   - probe_fanout.go:    Server.PublishNext, the hook that times one fan-out.
 //   - probe_report.go:    Compare: every probe on both transports, one table.
 
@@ -30,18 +30,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ssevsws/ssevsws/compare"
 )
-
-// Transports lists both transports in the order tables show them.
-var Transports = []Transport{SSE, WS}
-
-// Name is the transport as people say it: "SSE" or "WebSocket".
-func (t Transport) Name() string {
-	if t == SSE {
-		return "SSE"
-	}
-	return "WebSocket"
-}
 
 // Target is a running ssevsws server that probes connect to.
 type Target struct {
@@ -65,13 +56,13 @@ type Target struct {
 func NewTarget(base string) (*Target, error) {
 	u, err := url.Parse(base)
 	if err != nil {
-		return nil, fmt.Errorf("compare: target %q: %w", base, err)
+		return nil, fmt.Errorf("probe: target %q: %w", base, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("compare: target %q: want http://host:port or https://host:port", base)
+		return nil, fmt.Errorf("probe: target %q: want http://host:port or https://host:port", base)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("compare: target %q: want only scheme, host, port and an optional path", base)
+		return nil, fmt.Errorf("probe: target %q: want only scheme, host, port and an optional path", base)
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
@@ -151,8 +142,8 @@ func (tg *Target) Close() {
 }
 
 // Stats reads GET /stats.
-func (tg *Target) Stats(ctx context.Context) (StatsSnapshot, error) {
-	var st StatsSnapshot
+func (tg *Target) Stats(ctx context.Context) (compare.StatsSnapshot, error) {
+	var st compare.StatsSnapshot
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tg.url("stats").String(), nil)
 	if err != nil {
 		return st, err
@@ -178,7 +169,7 @@ func (tg *Target) Stats(ctx context.Context) (StatsSnapshot, error) {
 // /drop) and returns how many it closed. It drops all of them, not only the
 // probe's: on a shared server every open page sees its connection drop and
 // come back, as with the page's own drop button.
-func (tg *Target) Drop(ctx context.Context, t Transport) (int, error) {
+func (tg *Target) Drop(ctx context.Context, t compare.Transport) (int, error) {
 	u := tg.url("drop")
 	u.RawQuery = "transport=" + string(t)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)

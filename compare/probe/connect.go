@@ -1,13 +1,15 @@
-package compare
+package probe
 
 import (
 	"context"
 	"time"
+
+	"github.com/ssevsws/ssevsws/compare"
 )
 
 // ConnectResult is what opening connections of one transport costs.
 type ConnectResult struct {
-	Transport Transport `json:"transport"`
+	Transport compare.Transport `json:"transport"`
 	// Head is the time from the start of the dial until the response head
 	// (200 for SSE, 101 for WebSocket) was read: the connection is open.
 	Head Summary `json:"head"`
@@ -20,9 +22,9 @@ type ConnectResult struct {
 	Bytes Handshake `json:"bytes"`
 }
 
-// Connect opens one connection of transport t, reads up to its first tick
-// and closes it. It is one sample of ProbeConnect.
-func Connect(ctx context.Context, tg *Target, t Transport) (Handshake, error) {
+// ConnectOnce opens one connection of transport t, reads up to its first tick
+// and closes it. It is one sample of Connect.
+func ConnectOnce(ctx context.Context, tg *Target, t compare.Transport) (Handshake, error) {
 	c, err := DialRaw(ctx, tg, t, "")
 	if err != nil {
 		return Handshake{}, err
@@ -31,15 +33,15 @@ func Connect(ctx context.Context, tg *Target, t Transport) (Handshake, error) {
 	return c.Handshake(), nil
 }
 
-// ProbeConnect opens connections of transport t one after another, within
+// Connect opens connections of transport t one after another, within
 // budget, and summarises how long each took to open and to deliver its
 // first tick.
-func ProbeConnect(ctx context.Context, tg *Target, t Transport, budget Budget) (ConnectResult, error) {
+func Connect(ctx context.Context, tg *Target, t compare.Transport, budget Budget) (ConnectResult, error) {
 	res := ConnectResult{Transport: t}
 	var head, first []time.Duration
 	start := time.Now()
 	for budget.more(len(head), start) {
-		hs, err := Connect(ctx, tg, t)
+		hs, err := ConnectOnce(ctx, tg, t)
 		if err != nil {
 			return res, err
 		}

@@ -1,4 +1,4 @@
-package compare
+package probe
 
 import (
 	"context"
@@ -9,11 +9,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ssevsws/ssevsws/compare"
 	"github.com/ssevsws/ssevsws/sse"
 	"github.com/ssevsws/ssevsws/ws"
 )
 
-// ReconnectOptions tune ProbeReconnect.
+// ReconnectOptions tune Reconnect.
 type ReconnectOptions struct {
 	// WSBackoff is the WebSocket client's first wait after a lost
 	// connection (ws.Client.MinBackoff; it waits a random time between half
@@ -36,12 +37,12 @@ type ReconnectSample struct {
 
 // ReconnectResult is how one transport comes back from dropped connections.
 type ReconnectResult struct {
-	Transport  Transport `json:"transport"`
-	Drops      int       `json:"drops"`
-	Wait       Summary   `json:"wait"`
-	Resume     Summary   `json:"resume"`
-	Lost       int64     `json:"lost_ticks"`       // ticks never received (must be 0)
-	Duplicated int64     `json:"duplicated_ticks"` // ticks received twice (must be 0)
+	Transport  compare.Transport `json:"transport"`
+	Drops      int               `json:"drops"`
+	Wait       Summary           `json:"wait"`
+	Resume     Summary           `json:"resume"`
+	Lost       int64             `json:"lost_ticks"`       // ticks never received (must be 0)
+	Duplicated int64             `json:"duplicated_ticks"` // ticks received twice (must be 0)
 }
 
 // Reconnector is one client of the repository's own reconnecting clients
@@ -51,7 +52,7 @@ type ReconnectResult struct {
 // tell whether a tick was lost or repeated across the drops.
 type Reconnector struct {
 	tg       *Target
-	t        Transport
+	t        compare.Transport
 	interval time.Duration
 	tr       *http.Transport
 	cancel   context.CancelFunc
@@ -73,7 +74,7 @@ type Reconnector struct {
 
 // NewReconnector starts a client of transport t and waits for its first
 // tick.
-func NewReconnector(ctx context.Context, tg *Target, t Transport, opts ReconnectOptions) (*Reconnector, error) {
+func NewReconnector(ctx context.Context, tg *Target, t compare.Transport, opts ReconnectOptions) (*Reconnector, error) {
 	st, err := tg.Stats(ctx)
 	if err != nil {
 		return nil, err
@@ -87,12 +88,12 @@ func NewReconnector(ctx context.Context, tg *Target, t Transport, opts Reconnect
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	switch t {
-	case SSE:
+	case compare.SSE:
 		c := &sse.Client{URL: tg.url("sse").String(), HTTPClient: hc,
 			OnOpen: r.opened, OnError: r.failed}
 		go func() {
 			r.done <- c.Run(runCtx, func(ev sse.Event) {
-				if ev.Type == "tick" {
+				if ev.Type == compare.EventTick {
 					seq, err := strconv.ParseInt(ev.ID, 10, 64)
 					if err == nil {
 						r.tick(seq)
@@ -100,7 +101,7 @@ func NewReconnector(ctx context.Context, tg *Target, t Transport, opts Reconnect
 				}
 			})
 		}()
-	case WS:
+	case compare.WS:
 		u := tg.url("ws")
 		u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
 		backoff := opts.WSBackoff
@@ -119,11 +120,11 @@ func NewReconnector(ctx context.Context, tg *Target, t Transport, opts Reconnect
 		}()
 	default:
 		cancel()
-		return nil, fmt.Errorf("compare: unknown transport %q", t)
+		return nil, fmt.Errorf("probe: unknown transport %q", t)
 	}
 	if err := r.waitFor(ctx, 10*time.Second, func() bool { return r.ticks > 0 }); err != nil {
 		r.Close()
-		return nil, fmt.Errorf("compare: %s client: no first tick: %w", t.Name(), err)
+		return nil, fmt.Errorf("probe: %s client: no first tick: %w", t.Name(), err)
 	}
 	return r, nil
 }
@@ -221,7 +222,7 @@ func (r *Reconnector) Cycle(ctx context.Context) (ReconnectSample, error) {
 	ticks := r.ticks
 	r.mu.Unlock()
 	if err := r.waitFor(ctx, r.interval+10*time.Second, func() bool { return r.ticks > ticks }); err != nil {
-		return s, fmt.Errorf("compare: %s: waiting for a tick: %w", r.t.Name(), err)
+		return s, fmt.Errorf("probe: %s: waiting for a tick: %w", r.t.Name(), err)
 	}
 	r.mu.Lock()
 	tickAt, opens := r.lastAt, r.opens
@@ -236,14 +237,14 @@ func (r *Reconnector) Cycle(ctx context.Context) (ReconnectSample, error) {
 		return s, err
 	}
 	if n == 0 {
-		return s, fmt.Errorf("compare: %s: POST /drop closed no connection", r.t.Name())
+		return s, fmt.Errorf("probe: %s: POST /drop closed no connection", r.t.Name())
 	}
 	err = r.waitFor(ctx, 30*time.Second, func() bool {
 		_, ok := r.firstAt[opens+1]
 		return r.opens > opens && ok
 	})
 	if err != nil {
-		return s, fmt.Errorf("compare: %s: waiting for the client to resume: %w", r.t.Name(), err)
+		return s, fmt.Errorf("probe: %s: waiting for the client to resume: %w", r.t.Name(), err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -261,7 +262,7 @@ func (r *Reconnector) Cycle(ctx context.Context) (ReconnectSample, error) {
 		}
 	}
 	if loss.IsZero() || req.IsZero() {
-		return s, fmt.Errorf("compare: %s: the client came back without seeing its connection end", r.t.Name())
+		return s, fmt.Errorf("probe: %s: the client came back without seeing its connection end", r.t.Name())
 	}
 	s.Wait = req.Sub(loss)
 	s.Resume = r.firstAt[opens+1].Sub(loss)
@@ -287,11 +288,11 @@ func (r *Reconnector) Close() error {
 	return err
 }
 
-// ProbeReconnect drops a client of transport t again and again (POST
+// Reconnect drops a client of transport t again and again (POST
 // /drop), within budget, and measures how it comes back and whether it
 // lost any tick. POST /drop closes every connection of that transport on the
 // server, not only the probe's.
-func ProbeReconnect(ctx context.Context, tg *Target, t Transport, budget Budget, opts ReconnectOptions) (ReconnectResult, error) {
+func Reconnect(ctx context.Context, tg *Target, t compare.Transport, budget Budget, opts ReconnectOptions) (ReconnectResult, error) {
 	res := ReconnectResult{Transport: t}
 	r, err := NewReconnector(ctx, tg, t, opts)
 	if err != nil {

@@ -1,4 +1,4 @@
-package compare
+package probe
 
 import (
 	"bufio"
@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/ssevsws/ssevsws/compare"
 )
 
 // MemSnapshot is this process's memory and goroutines at one moment, after
@@ -96,9 +98,9 @@ func PerConnection(before, after MemSnapshot, n int) PerConn {
 
 // IdleResult is what idle connections cost the server.
 type IdleResult struct {
-	Transport Transport     `json:"transport"`
-	Conns     int           `json:"conns"`
-	Open      time.Duration `json:"open_ns"` // time to open them all
+	Transport compare.Transport `json:"transport"`
+	Conns     int               `json:"conns"`
+	Open      time.Duration     `json:"open_ns"` // time to open them all
 	PerConn
 }
 
@@ -109,7 +111,7 @@ type Crowd struct {
 }
 
 // OpenCrowd opens n connections of transport t, with a few dialling at once.
-func OpenCrowd(ctx context.Context, tg *Target, t Transport, n int) (*Crowd, error) {
+func OpenCrowd(ctx context.Context, tg *Target, t compare.Transport, n int) (*Crowd, error) {
 	cr := &Crowd{Conns: make([]*RawConn, n)}
 	const workers = 4
 	var (
@@ -165,7 +167,7 @@ func (cr *Crowd) Close() {
 	}
 }
 
-// ProbeIdle measures what n idle connections of transport t cost srv, which
+// Idle measures what n idle connections of transport t cost srv, which
 // must run in this process (memory is measured from inside): heap, stacks,
 // goroutines and RSS per connection, after garbage collection. It refuses to
 // report unless the server holds every one of the n connections.
@@ -173,10 +175,10 @@ func (cr *Crowd) Close() {
 // The clients live in the same process, so the numbers include the client
 // end of each socket: a few hundred bytes of heap and no goroutine (see
 // RawConn.Idle). The kernel's socket buffers are not in the process's RSS.
-func ProbeIdle(ctx context.Context, srv *Server, tg *Target, t Transport, n int) (IdleResult, error) {
+func Idle(ctx context.Context, srv *compare.Server, tg *Target, t compare.Transport, n int) (IdleResult, error) {
 	res := IdleResult{Transport: t, Conns: n}
 	if limit, err := RaiseFileLimit(); err == nil && uint64(2*n+64) > limit {
-		return res, fmt.Errorf("compare: %d connections need %d file descriptors in this process (client and server ends); the limit is %d", n, 2*n+64, limit)
+		return res, fmt.Errorf("probe: %d connections need %d file descriptors in this process (client and server ends); the limit is %d", n, 2*n+64, limit)
 	}
 	open0 := settledOpen(srv, t) // connections of earlier probes may still be closing
 	before := TakeMemSnapshot()
@@ -191,31 +193,23 @@ func ProbeIdle(ctx context.Context, srv *Server, tg *Target, t Transport, n int)
 	}()
 	res.Open = time.Since(start)
 	if err := waitOpen(srv, t, open0+int64(n), 5*time.Second); err != nil {
-		return res, fmt.Errorf("compare: the server does not hold all %d %s connections: %w", n, t.Name(), err)
+		return res, fmt.Errorf("probe: the server does not hold all %d %s connections: %w", n, t.Name(), err)
 	}
 	after := TakeMemSnapshot()
-	if got := srv.Stats().of(t).Open; got != open0+int64(n) {
-		return res, fmt.Errorf("compare: the server holds %d %s connections, want %d", got-open0, t.Name(), n)
+	if got := srv.Stats().Of(t).Open; got != open0+int64(n) {
+		return res, fmt.Errorf("probe: the server holds %d %s connections, want %d", got-open0, t.Name(), n)
 	}
 	res.PerConn = PerConnection(before, after, n)
 	return res, nil
 }
 
-// of picks one transport's counters from a snapshot.
-func (s StatsSnapshot) of(t Transport) CountersSnapshot {
-	if t == SSE {
-		return s.SSE
-	}
-	return s.WS
-}
-
 // settledOpen waits, up to 5s, until srv's number of open connections of
 // transport t has not changed for 100ms, and returns it.
-func settledOpen(srv *Server, t Transport) int64 {
-	last, since := srv.Stats().of(t).Open, time.Now()
+func settledOpen(srv *compare.Server, t compare.Transport) int64 {
+	last, since := srv.Stats().Of(t).Open, time.Now()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
-		if n := srv.Stats().of(t).Open; n != last {
+		if n := srv.Stats().Of(t).Open; n != last {
 			last, since = n, time.Now()
 		} else if time.Since(since) >= 100*time.Millisecond {
 			break
@@ -225,10 +219,10 @@ func settledOpen(srv *Server, t Transport) int64 {
 }
 
 // waitOpen waits until srv has want open connections of transport t.
-func waitOpen(srv *Server, t Transport, want int64, timeout time.Duration) error {
+func waitOpen(srv *compare.Server, t compare.Transport, want int64, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		got := srv.Stats().of(t).Open
+		got := srv.Stats().Of(t).Open
 		if got == want {
 			return nil
 		}

@@ -1,10 +1,10 @@
 //go:build !unix
 
-package compare
+package probe
 
 import "errors"
 
 // RaiseFileLimit is not supported here.
 func RaiseFileLimit() (uint64, error) {
-	return 0, errors.New("compare: no file limit to raise on this system")
+	return 0, errors.New("probe: no file limit to raise on this system")
 }

@@ -1,4 +1,4 @@
-package compare
+package probe
 
 import (
 	"bufio"
@@ -15,6 +15,9 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/ws"
 )
 
 // RawConn is a hand-written client of /sse or /ws. It sends the fewest bytes
@@ -33,7 +36,7 @@ import (
 // A RawConn is not safe for concurrent use.
 type RawConn struct {
 	tg *Target
-	t  Transport
+	t  compare.Transport
 	nc net.Conn
 	br *bufio.Reader
 
@@ -98,9 +101,9 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // tick. lastEventID, if not empty, resumes after that tick (SSE: the
 // Last-Event-ID header; WebSocket: ?lastEventId=), so the first tick read is
 // the first one replayed or, if none is missing, the next live one.
-func DialRaw(ctx context.Context, tg *Target, t Transport, lastEventID string) (*RawConn, error) {
-	if t != SSE && t != WS {
-		return nil, fmt.Errorf("compare: unknown transport %q", t)
+func DialRaw(ctx context.Context, tg *Target, t compare.Transport, lastEventID string) (*RawConn, error) {
+	if t != compare.SSE && t != compare.WS {
+		return nil, fmt.Errorf("probe: unknown transport %q", t)
 	}
 	start := time.Now()
 	nc, err := tg.dial(ctx)
@@ -110,7 +113,7 @@ func DialRaw(ctx context.Context, tg *Target, t Transport, lastEventID string) (
 	c := &RawConn{tg: tg, t: t, nc: nc, br: bufio.NewReaderSize(nc, 4096)}
 	if err := c.open(ctx, start, lastEventID); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("compare: %s handshake: %w", t.Name(), err)
+		return nil, fmt.Errorf("probe: %s handshake: %w", t.Name(), err)
 	}
 	return c, nil
 }
@@ -123,7 +126,7 @@ func (c *RawConn) open(ctx context.Context, start time.Time, lastEventID string)
 	var accept [28]byte
 	b := c.wbuf[:0]
 	switch c.t {
-	case SSE:
+	case compare.SSE:
 		b = append(b, "GET "...)
 		b = append(b, u.RequestURI()...)
 		b = append(b, " HTTP/1.1\r\nHost: "...)
@@ -134,7 +137,7 @@ func (c *RawConn) open(ctx context.Context, start time.Time, lastEventID string)
 			b = append(b, lastEventID...)
 			b = append(b, "\r\n"...)
 		}
-	case WS:
+	case compare.WS:
 		var nonce [16]byte
 		rand.Read(nonce[:])
 		var key [24]byte
@@ -171,7 +174,7 @@ func (c *RawConn) open(ctx context.Context, start time.Time, lastEventID string)
 	}
 	c.handshake.Head = time.Since(start)
 	switch c.t {
-	case SSE:
+	case compare.SSE:
 		if head.status != 200 {
 			return fmt.Errorf("GET %s: HTTP %d", u.Path, head.status)
 		}
@@ -179,7 +182,7 @@ func (c *RawConn) open(ctx context.Context, start time.Time, lastEventID string)
 			return fmt.Errorf("GET %s: Content-Type is not text/event-stream", u.Path)
 		}
 		c.chunked = head.chunked
-	case WS:
+	case compare.WS:
 		if head.status != 101 {
 			return fmt.Errorf("GET %s: HTTP %d instead of 101 Switching Protocols", u.Path, head.status)
 		}
@@ -213,7 +216,7 @@ func (c *RawConn) Handshake() Handshake { return c.handshake }
 func (c *RawConn) Client() string { return c.client }
 
 // Transport returns the connection's transport.
-func (c *RawConn) Transport() Transport { return c.t }
+func (c *RawConn) Transport() compare.Transport { return c.t }
 
 // Bytes returns the bytes written and read so far on the wire, the SSE back
 // channel included.
@@ -237,7 +240,7 @@ func (c *RawConn) next() (RawMsg, error) {
 	if c.br == nil {
 		c.br = bufio.NewReaderSize(c.nc, 4096)
 	}
-	if c.t == SSE {
+	if c.t == compare.SSE {
 		return c.nextSSE()
 	}
 	return c.nextWS()
@@ -252,7 +255,7 @@ func (c *RawConn) Idle() error {
 		c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 		for c.br.Buffered() > 0 {
 			if _, err := c.next(); err != nil {
-				return fmt.Errorf("compare: reading ahead: %w", err)
+				return fmt.Errorf("probe: reading ahead: %w", err)
 			}
 		}
 		c.nc.SetReadDeadline(time.Time{})
@@ -279,7 +282,7 @@ func (c *RawConn) Close() error {
 	if c.post != nil {
 		c.post.Close()
 	}
-	if c.t == WS {
+	if c.t == compare.WS {
 		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 		c.writeWS(0x8, []byte{0x03, 0xe9}) // 1001
 	}
@@ -423,14 +426,14 @@ func parseSSE(out []RawMsg, scratch *[]byte, block []byte) []RawMsg {
 func sseMsg(typ, id, data []byte) RawMsg {
 	m := RawMsg{Kind: MsgOther, Data: data}
 	switch string(typ) {
-	case "tick":
+	case compare.EventTick:
 		m.Kind = MsgTick
 		m.Seq = parseDigits(id)
-	case "hello":
+	case compare.EventHello:
 		m.Kind = MsgHello
-	case "echo":
+	case compare.EventEcho:
 		m.Kind = MsgEcho
-	case "gap":
+	case compare.EventGap:
 		m.Kind = MsgGap
 		m.Seq, m.To = jsonInt(data, "from"), jsonInt(data, "to")
 	}
@@ -479,15 +482,15 @@ func (c *RawConn) nextWS() (RawMsg, error) {
 	switch op {
 	case 1: // text
 		switch string(jsonString(payload, "type")) {
-		case "tick":
+		case ws.TypeTick:
 			m.Kind, m.Seq = MsgTick, jsonInt(payload, "seq")
-		case "hello":
+		case ws.TypeHello:
 			m.Kind = MsgHello
-		case "echo":
+		case ws.TypeEcho:
 			m.Kind = MsgEcho
-		case "gap":
+		case ws.TypeGap:
 			m.Kind, m.Seq, m.To = MsgGap, jsonInt(payload, "from"), jsonInt(payload, "to")
-		case "error":
+		case ws.TypeError:
 			m.Kind = MsgError
 		}
 	case 8: // close
@@ -573,7 +576,7 @@ type RoundTripSample struct {
 // the echo coming back on the stream. Ticks that arrive meanwhile are read
 // and left out of the byte counts.
 func (c *RawConn) RoundTrip(ctx context.Context, text string) (RoundTripSample, error) {
-	if c.t == SSE && c.post == nil {
+	if c.t == compare.SSE && c.post == nil {
 		post, err := c.tg.dial(ctx)
 		if err != nil {
 			return RoundTripSample{}, err
@@ -586,7 +589,7 @@ func (c *RawConn) RoundTrip(ctx context.Context, text string) (RoundTripSample, 
 	start := time.Now()
 	var s RoundTripSample
 	var err error
-	if c.t == WS {
+	if c.t == compare.WS {
 		b := append(c.body[:0], `{"type":"chat","text":`...)
 		b = appendJSONString(b, text)
 		b = append(b, '}')

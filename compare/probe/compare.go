@@ -1,24 +1,24 @@
-package compare
+package probe
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"runtime"
 	"time"
+
+	"github.com/ssevsws/ssevsws/compare"
 )
 
-// CompareOptions tune Compare.
-type CompareOptions struct {
+// Options tune Compare.
+type Options struct {
 	// Target is a running server to measure. nil: Compare starts one in
 	// this process (InProcessConfig), which also lets it measure idle
 	// memory, something only the server's own process can see.
 	Target *Target
-	// Clients is how many idle connections ProbeIdle opens per transport
+	// Clients is how many idle connections Idle opens per transport
 	// (in-process only). 0 means 1000.
 	Clients int
 	// Duration bounds each timed probe on each transport. 0 means 2s.
@@ -44,8 +44,8 @@ type Step struct {
 // defaults, except a 100ms tick so that the reconnect probe gets many
 // samples, a 250ms retry: (the page's WebSocket backoff starts at 250ms
 // too) and no chat rate limit so that round trips can follow each other.
-func InProcessConfig() Config {
-	return Config{
+func InProcessConfig() compare.Config {
+	return compare.Config{
 		Interval: 100 * time.Millisecond,
 		Retry:    250 * time.Millisecond,
 		ChatRate: -1,
@@ -56,18 +56,18 @@ func InProcessConfig() Config {
 // Report is the result of Compare: the side-by-side table (Rows) and every
 // probe's full result (Results), as `ssevsws compare -json` prints it.
 type Report struct {
-	Date       time.Time              `json:"date"`
-	Go         string                 `json:"go"`
-	OS         string                 `json:"os"`
-	Arch       string                 `json:"arch"`
-	CPUs       int                    `json:"cpus"`
-	Server     string                 `json:"server"` // "in-process" or the target's URL
-	IntervalMS int64                  `json:"interval_ms"`
-	Clients    int                    `json:"clients"`
-	Duration   string                 `json:"duration"`
-	Rows       []Row                  `json:"rows"`
-	Results    map[Transport]*Results `json:"results"`
-	Notes      []string               `json:"notes,omitempty"`
+	Date       time.Time                      `json:"date"`
+	Go         string                         `json:"go"`
+	OS         string                         `json:"os"`
+	Arch       string                         `json:"arch"`
+	CPUs       int                            `json:"cpus"`
+	Server     string                         `json:"server"` // "in-process" or the target's URL
+	IntervalMS int64                          `json:"interval_ms"`
+	Clients    int                            `json:"clients"`
+	Duration   string                         `json:"duration"`
+	Rows       []Row                          `json:"rows"`
+	Results    map[compare.Transport]*Results `json:"results"`
+	Notes      []string                       `json:"notes,omitempty"`
 }
 
 // Row is one line of the table. A value is nil where it could not be
@@ -90,9 +90,16 @@ type Results struct {
 	Idle      *IdleResult     `json:"idle,omitempty"` // in-process only
 }
 
+// Measure is Compare with these options, in the shape of
+// compare.Config.Measure: that is how a server's POST /measure runs the
+// probes without the server package importing this one.
+func (o Options) Measure(ctx context.Context) (any, error) {
+	return Compare(ctx, o)
+}
+
 // Compare runs every probe on both transports, one after the other, and
 // builds the report.
-func Compare(ctx context.Context, opts CompareOptions) (*Report, error) {
+func Compare(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Clients <= 0 {
 		opts.Clients = 1000
 	}
@@ -102,11 +109,11 @@ func Compare(ctx context.Context, opts CompareOptions) (*Report, error) {
 	rep := &Report{
 		Date: time.Now().UTC(), Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
 		CPUs: runtime.NumCPU(), Duration: opts.Duration.String(),
-		Results: map[Transport]*Results{SSE: {}, WS: {}},
+		Results: map[compare.Transport]*Results{compare.SSE: {}, compare.WS: {}},
 	}
 
 	tg := opts.Target
-	var srv *Server
+	var srv *compare.Server
 	if tg == nil {
 		var err error
 		var stop func()
@@ -137,33 +144,33 @@ func Compare(ctx context.Context, opts CompareOptions) (*Report, error) {
 	type step struct {
 		name     string
 		expected time.Duration
-		run      func(t Transport, r *Results) error
+		run      func(t compare.Transport, r *Results) error
 	}
 	steps := []step{
-		{"connect", opts.Duration, func(t Transport, r *Results) (err error) {
-			r.Connect, err = ProbeConnect(ctx, tg, t, budget)
+		{"connect", opts.Duration, func(t compare.Transport, r *Results) (err error) {
+			r.Connect, err = Connect(ctx, tg, t, budget)
 			return err
 		}},
-		{"round trip", opts.Duration, func(t Transport, r *Results) (err error) {
-			r.RoundTrip, err = ProbeRoundTrip(ctx, tg, t, budget, opts.ChatPace)
+		{"round trip", opts.Duration, func(t compare.Transport, r *Results) (err error) {
+			r.RoundTrip, err = RoundTrip(ctx, tg, t, budget, opts.ChatPace)
 			return err
 		}},
-		{"reconnect", opts.Duration + time.Duration(st.IntervalMS)*time.Millisecond*2, func(t Transport, r *Results) (err error) {
-			r.Reconnect, err = ProbeReconnect(ctx, tg, t, Budget{Duration: opts.Duration, Min: 3}, opts.Reconnect)
+		{"reconnect", opts.Duration + time.Duration(st.IntervalMS)*time.Millisecond*2, func(t compare.Transport, r *Results) (err error) {
+			r.Reconnect, err = Reconnect(ctx, tg, t, Budget{Duration: opts.Duration, Min: 3}, opts.Reconnect)
 			return err
 		}},
 	}
 	if srv != nil {
 		steps = append(steps, step{"idle", time.Duration(opts.Clients)*300*time.Microsecond + 2*time.Second,
-			func(t Transport, r *Results) error {
-				res, err := ProbeIdle(ctx, srv, tg, t, opts.Clients)
+			func(t compare.Transport, r *Results) error {
+				res, err := Idle(ctx, srv, tg, t, opts.Clients)
 				r.Idle = &res
 				return err
 			}})
 	}
 	n := 0
 	for _, s := range steps {
-		for _, t := range Transports {
+		for _, t := range compare.Transports {
 			n++
 			if opts.Progress != nil {
 				opts.Progress(Step{N: n, Of: 2 * len(steps), Name: s.name + " " + t.Name(), Expected: s.expected})
@@ -182,11 +189,11 @@ func Compare(ctx context.Context, opts CompareOptions) (*Report, error) {
 }
 
 // startInProcess starts InProcessConfig on a loopback port.
-func startInProcess(clients int) (*Server, *Target, func(), error) {
+func startInProcess(clients int) (*compare.Server, *Target, func(), error) {
 	if _, err := RaiseFileLimit(); err != nil && clients > 400 {
-		return nil, nil, nil, fmt.Errorf("compare: cannot raise the open file limit for %d connections: %w", clients, err)
+		return nil, nil, nil, fmt.Errorf("probe: cannot raise the open file limit for %d connections: %w", clients, err)
 	}
-	srv, err := New(InProcessConfig())
+	srv, err := compare.New(InProcessConfig())
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -205,15 +212,13 @@ func startInProcess(clients int) (*Server, *Target, func(), error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
-		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			srv.log.Warn("in-process server", "err", err)
-		}
+		<-served // http.ErrServerClosed, or an accept error nobody could act on now
 	}
 	return srv, tg, stop, nil
 }
 
 // rows builds the table from the results.
-func rows(res map[Transport]*Results, idle bool) []Row {
+func rows(res map[compare.Transport]*Results, idle bool) []Row {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 	type def struct {
@@ -259,10 +264,10 @@ func rows(res map[Transport]*Results, idle bool) []Row {
 			continue
 		}
 		row := Row{Key: d.key, Label: d.label, Unit: d.unit, Note: d.note}
-		if v, ok := d.v(res[SSE]); ok {
+		if v, ok := d.v(res[compare.SSE]); ok {
 			row.SSE = &v
 		}
-		if v, ok := d.v(res[WS]); ok {
+		if v, ok := d.v(res[compare.WS]); ok {
 			row.WS = &v
 		}
 		if row.SSE != nil && row.WS != nil && *row.WS != 0 {

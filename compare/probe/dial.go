@@ -1,6 +1,6 @@
 //go:build !js
 
-package compare
+package probe
 
 import (
 	"net/http"

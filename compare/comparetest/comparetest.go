@@ -1,0 +1,201 @@
+//go:build !js
+
+// Package comparetest runs a real compare.Server for tests and benchmarks,
+// as net/http/httptest does for handlers: on a real loopback listener, shut
+// down and checked when the test ends. Every test layer of the project
+// (compare, compare/probe, benchmarks, web, web/browser, cmd/ssevsws) starts
+// its servers here, so "start a server and wait until it answers" exists
+// once, with one set of retry timings.
+package comparetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssevsws/ssevsws/compare"
+)
+
+// Server is a compare.Server serving on a loopback listener.
+type Server struct {
+	*compare.Server
+	// Addr is the listener's host:port, with the real port when the server
+	// was started on port 0.
+	Addr string
+
+	served   chan error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// relistenFor bounds how long Listen retries an address that is still
+// taken: a server restarted on the port of one that has just stopped can
+// race with the kernel releasing it.
+const relistenFor = 5 * time.Second
+
+// shutdownWithin bounds Stop's graceful shutdown. A busy machine can make
+// a shutdown slow; ten seconds is far above what a healthy one needs.
+const shutdownWithin = 10 * time.Second
+
+// Listen listens on addr ("127.0.0.1:0" for any free port), retrying for a
+// few seconds while the address is still in use.
+func Listen(addr string) (net.Listener, error) {
+	deadline := time.Now().Add(relistenFor)
+	for {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil || time.Now().After(deadline) {
+			return ln, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Run starts a server for cfg on addr and returns at once; the caller must
+// Stop it. Tests use Start instead; Run is for code that cannot fail a test
+// directly (a control server's handler, a helper process).
+func Run(cfg compare.Config, addr string) (*Server, error) {
+	srv, err := compare.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := Listen(addr)
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return nil, err
+	}
+	return serve(srv, ln), nil
+}
+
+// Start serves cfg on addr until tb ends, then stops the server and fails
+// tb if it did not stop cleanly.
+func Start(tb testing.TB, cfg compare.Config, addr string) *Server {
+	tb.Helper()
+	s, err := Run(cfg, addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.stopChecked(tb) })
+	return s
+}
+
+// Serve serves srv on ln until tb ends, like Start. Tests use it when the
+// listener is special (one that shrinks socket buffers, say) or the server
+// must be built before it serves.
+func Serve(tb testing.TB, srv *compare.Server, ln net.Listener) *Server {
+	tb.Helper()
+	s := serve(srv, ln)
+	tb.Cleanup(func() { s.stopChecked(tb) })
+	return s
+}
+
+// StartConfig is Start on 127.0.0.1:0 after compare.New; a convenience for
+// the common case.
+func StartConfig(tb testing.TB, cfg compare.Config) *Server {
+	tb.Helper()
+	return Start(tb, cfg, "127.0.0.1:0")
+}
+
+func serve(srv *compare.Server, ln net.Listener) *Server {
+	s := &Server{Server: srv, Addr: ln.Addr().String(), served: make(chan error, 1)}
+	go func() { s.served <- srv.Serve(ln) }()
+	return s
+}
+
+// URL is the server's root URL with the given scheme ("http", "ws") and
+// path ("/sse").
+func (s *Server) URL(scheme, path string) string { return scheme + "://" + s.Addr + path }
+
+// Stop shuts the server down gracefully, as SIGTERM would, and waits for
+// Serve to return. It reports a failed shutdown or an unexpected Serve
+// error. Calling it again returns the first result.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownWithin)
+		defer cancel()
+		var errs []error
+		if err := s.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
+		if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("serve: %w", err))
+		}
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}
+
+func (s *Server) stopChecked(tb testing.TB) {
+	tb.Helper()
+	if err := s.Stop(); err != nil {
+		tb.Errorf("server on %s: %v", s.Addr, err)
+	}
+}
+
+// Open is the number of open connections of transport t.
+func (s *Server) Open(t compare.Transport) int64 { return s.Stats().Of(t).Open }
+
+// WaitOpen waits, up to timeout, until the server holds want open
+// connections of transport t, and fails tb if it never does.
+func (s *Server) WaitOpen(tb testing.TB, t compare.Transport, want int64, timeout time.Duration) {
+	tb.Helper()
+	if err := WaitOpen(s.Server, t, want, timeout); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// WaitOpen waits, up to timeout, until srv holds want open connections of
+// transport t.
+func WaitOpen(srv *compare.Server, t compare.Transport, want int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := srv.Stats().Of(t).Open
+		if got == want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %d connections open, want %d", t, got, want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// Logger is a logger for test servers: silent, unless SSEVSWS_TEST_LOG is
+// set, then everything at debug level on stderr.
+func Logger() *slog.Logger {
+	if os.Getenv("SSEVSWS_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// Seqs prints a list of tick seqs compactly, runs of consecutive seqs as
+// a..b, so that a failure message shows at a glance where ticks went
+// missing or came twice: [1..5 7..9] lost 6.
+func Seqs(seqs []int64) string {
+	var b strings.Builder
+	for i := 0; i < len(seqs); {
+		j := i
+		for j+1 < len(seqs) && seqs[j+1] == seqs[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteString(" ")
+		}
+		if i == j {
+			fmt.Fprint(&b, seqs[i])
+		} else {
+			fmt.Fprintf(&b, "%d..%d", seqs[i], seqs[j])
+		}
+		i = j + 1
+	}
+	return "[" + b.String() + "]"
+}
