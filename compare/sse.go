@@ -20,7 +20,7 @@ import (
 // client only ever delays itself.
 func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With("transport", "sse", "remote", r.RemoteAddr)
-	stream, err := sse.Open(w, r, sse.Config{Retry: s.cfg.Retry, WriteTimeout: s.cfg.WriteTimeout})
+	stream, err := sse.Open(w, r, sse.Config{Retry: s.cfg.Retry, Heartbeat: s.cfg.Heartbeat, WriteTimeout: s.cfg.WriteTimeout})
 	switch {
 	case errors.Is(err, http.ErrNotSupported): // a wrapping middleware hides Flush or deadlines
 		log.Error("cannot stream", "err", err)
@@ -42,7 +42,7 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 	log.Debug("stream open", "resumed", sub.resume.Resumed, "from", sub.resume.From, "to", sub.resume.To)
 
 	out := sseOut{stream: stream, stats: s.stats.of(SSE)}
-	err = out.pump(r, sub, s.cfg.Heartbeat)
+	err = out.pump(r, sub)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		sub.writeTimedOut()
 	}
@@ -70,8 +70,10 @@ type sseOut struct {
 
 // pump writes hello, the backlog, then live frames until the subscription
 // ends (it returns the hub's reason), the client goes away (errClientGone)
-// or a write fails (that error).
-func (o *sseOut) pump(r *http.Request, sub *subscription, heartbeat time.Duration) error {
+// or a write fails (that error). The stream's own heartbeat (sse.Config)
+// fills the silences: a keep-alive comment only after a whole heartbeat
+// with nothing written.
+func (o *sseOut) pump(r *http.Request, sub *subscription) error {
 	o.count(false) // the retry field Open wrote
 	if err := o.stream.Send(sseHello(sub.id)); err != nil {
 		return err
@@ -82,16 +84,6 @@ func (o *sseOut) pump(r *http.Request, sub *subscription, heartbeat time.Duratio
 			return err
 		}
 	}
-
-	// One timer, reset after every write, sends the keep-alive comment only
-	// when the stream has really been idle for a whole heartbeat.
-	var idle <-chan time.Time // nil, never ready, when heartbeats are off
-	var timer *time.Timer
-	if heartbeat > 0 {
-		timer = time.NewTimer(heartbeat)
-		defer timer.Stop()
-		idle = timer.C
-	}
 	for {
 		var err error
 		select {
@@ -99,8 +91,8 @@ func (o *sseOut) pump(r *http.Request, sub *subscription, heartbeat time.Duratio
 			err = o.write(frame, true)
 		case frame := <-sub.echoes:
 			err = o.write(frame, false)
-		case <-idle:
-			err = o.stream.Comment("keep-alive")
+		case <-o.stream.HeartbeatDue():
+			err = o.stream.Heartbeat()
 			o.count(false)
 		case <-sub.done:
 			return sub.err
@@ -109,9 +101,6 @@ func (o *sseOut) pump(r *http.Request, sub *subscription, heartbeat time.Duratio
 		}
 		if err != nil {
 			return err
-		}
-		if timer != nil {
-			timer.Reset(heartbeat)
 		}
 	}
 }

@@ -52,6 +52,10 @@ type Stream struct {
 	buf   []byte // scratch space for Send, Comment and SetRetry
 	bytes int64
 	err   error // sticky: after a failed write the response is unusable
+
+	// idle fires when nothing was written for cfg.Heartbeat; every write
+	// resets it. nil without a heartbeat.
+	idle *time.Timer
 }
 
 // Open starts an event stream on w. It sets the headers
@@ -98,6 +102,9 @@ func Open(w http.ResponseWriter, r *http.Request, cfg Config) (*Stream, error) {
 	var first []byte
 	if cfg.Retry > 0 {
 		first = AppendRetry(nil, cfg.Retry)
+	}
+	if cfg.Heartbeat > 0 {
+		s.idle = time.NewTimer(cfg.Heartbeat)
 	}
 	if err := s.write(first); err != nil { // flushes the header even without retry
 		return nil, err
@@ -154,6 +161,23 @@ func (s *Stream) SetRetry(d time.Duration) error {
 	return s.write(s.buf)
 }
 
+// HeartbeatDue returns a channel that receives once the stream has been
+// silent for Config.Heartbeat; every write starts the wait again. It is nil,
+// and so never ready in a select, when Config.Heartbeat is not set. A
+// writer loop that waits on more than Run's one channel selects on it and
+// calls Heartbeat, so that it needs no timer of its own.
+func (s *Stream) HeartbeatDue() <-chan time.Time {
+	if s.idle == nil {
+		return nil
+	}
+	return s.idle.C
+}
+
+// Heartbeat writes the keep-alive comment and flushes.
+func (s *Stream) Heartbeat() error {
+	return s.write(heartbeatFrame)
+}
+
 // BytesWritten returns the number of body bytes written so far.
 func (s *Stream) BytesWritten() int64 {
 	return s.bytes
@@ -187,6 +211,9 @@ func (s *Stream) write(p []byte) error {
 		s.err = err
 		return err
 	}
+	if s.idle != nil {
+		s.idle.Reset(s.cfg.Heartbeat) // since Go 1.23 Reset needs no draining
+	}
 	return nil
 }
 
@@ -196,16 +223,9 @@ func (s *Stream) write(p []byte) error {
 // so that Run also ends when the client goes away.
 //
 // When cfg.Heartbeat > 0, Run writes a comment each time the stream has
-// been idle that long. A single timer, reset after every write, does it: Run
-// starts no goroutine; it runs in the caller's.
+// been idle that long (see HeartbeatDue). Run starts no goroutine; it runs
+// in the caller's.
 func (s *Stream) Run(ctx context.Context, frames <-chan []byte) error {
-	var timer *time.Timer
-	var heartbeat <-chan time.Time // stays nil (never ready) without a heartbeat
-	if s.cfg.Heartbeat > 0 {
-		timer = time.NewTimer(s.cfg.Heartbeat)
-		defer timer.Stop()
-		heartbeat = timer.C
-	}
 	for {
 		var err error
 		select {
@@ -216,14 +236,11 @@ func (s *Stream) Run(ctx context.Context, frames <-chan []byte) error {
 				return nil
 			}
 			err = s.WriteFrame(frame)
-		case <-heartbeat:
-			err = s.WriteFrame(heartbeatFrame)
+		case <-s.HeartbeatDue():
+			err = s.Heartbeat()
 		}
 		if err != nil {
 			return err
-		}
-		if timer != nil {
-			timer.Reset(s.cfg.Heartbeat) // since Go 1.23 Reset needs no draining
 		}
 	}
 }

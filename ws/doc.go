@@ -8,7 +8,8 @@
 // Read the files in this order:
 //
 //   - message.go: the JSON messages on the wire and their encoders.
-//   - handler.go: the server side (one writer goroutine, one reader goroutine).
+//   - handler.go: the server side (one writer goroutine, one reader goroutine);
+//     native only (//go:build !js), as coder/websocket's own server files are.
 //   - conn.go:    one client connection (Dial, Read, Chat); builds for
 //     GOOS=js GOARCH=wasm too, where coder/websocket uses the browser's WebSocket.
 //   - client.go:  a client that keeps a Conn open: redials with backoff and

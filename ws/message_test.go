@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -207,24 +206,5 @@ func TestEncodeEscapes(t *testing.T) {
 		if err != nil || c != text {
 			t.Errorf("DecodeChat(Encode(chat %q)) = %q, %v", text, c, err)
 		}
-	}
-}
-
-func TestTruncateReason(t *testing.T) {
-	if got := truncateReason("short"); got != "short" {
-		t.Fatalf("truncateReason(short) = %q", got)
-	}
-	exact := strings.Repeat("a", 123)
-	if got := truncateReason(exact); got != exact {
-		t.Fatalf("a 123-byte reason was cut to %d bytes", len(got))
-	}
-	// 122 ASCII bytes then a 3-byte rune: the cut must not split the rune.
-	s := strings.Repeat("a", 122) + "世界"
-	got := truncateReason(s)
-	if len(got) > 123 || !utf8.ValidString(got) || !strings.HasPrefix(s, got) {
-		t.Fatalf("truncateReason = %q (%d bytes), want a valid UTF-8 prefix of at most 123 bytes", got, len(got))
-	}
-	if got != strings.Repeat("a", 122) {
-		t.Fatalf("truncateReason = %q, want the 122 ASCII bytes", got)
 	}
 }
