@@ -217,18 +217,6 @@ func startServer(t *testing.T, h *Handler, feeds ...*fakeFeed) *testServer {
 	return ts
 }
 
-// nextFeed returns the next feed Subscribe handed out.
-func (ts *testServer) nextFeed(t *testing.T) *fakeFeed {
-	t.Helper()
-	select {
-	case f := <-ts.subscribed:
-		return f
-	case <-time.After(testTimeout):
-		t.Fatal("Subscribe was not called")
-		return nil
-	}
-}
-
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
