@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // This file is left out of -race builds, where the race detector changes
@@ -22,7 +23,7 @@ func TestFanoutAllocatesNothingPerClient(t *testing.T) {
 	s := startServer(t, quietConfig())
 	for _, tr := range compare.Transports {
 		t.Run(name(tr), func(t *testing.T) {
-			crowd, err := compare.OpenCrowd(context.Background(), s.tg, tr, clients)
+			crowd, err := probe.OpenCrowd(context.Background(), s.tg, tr, clients)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // BenchmarkConnect measures opening one connection, from the start of the
@@ -42,7 +43,7 @@ func BenchmarkConnect(b *testing.B) {
 			s := startServer(b, quietConfig())
 			client := clientAllocs(b, s, t)
 			ctx := context.Background()
-			var hs compare.Handshake
+			var hs probe.Handshake
 			var samples []time.Duration
 			var m0, m1 runtime.MemStats
 			b.ReportAllocs()
@@ -58,10 +59,10 @@ func BenchmarkConnect(b *testing.B) {
 			}
 			// Let the server finish with the last connections so that their
 			// teardown is counted too.
-			s.waitOpen(b, t, 0)
+			s.WaitOpen(b, t, 0, 10*time.Second)
 			runtime.ReadMemStats(&m1)
 			n := float64(b.N)
-			b.ReportMetric(float64(p50(samples)), "p50-ns")
+			b.ReportMetric(float64(probe.Summarize(samples).P50), "p50-ns")
 			b.ReportMetric(float64(hs.Bytes()), "handshake-B")
 			b.ReportMetric(float64(hs.ToFirstTick()), "first-tick-B")
 			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/n-client, "server-allocs/op")
@@ -71,7 +72,7 @@ func BenchmarkConnect(b *testing.B) {
 
 var clientAllocsCache sync.Map // compare.Transport → float64
 
-// clientAllocs is how many allocations one compare.Connect makes on the
+// clientAllocs is how many allocations one probe.ConnectOnce makes on the
 // client side. It is measured in two parts that together are exactly the
 // client's work, with no server in the same process to blur the count:
 //

@@ -8,8 +8,9 @@
 //	go run golang.org/x/perf/cmd/benchstat@latest new.txt
 //
 // or one family, for example -bench=Fanout/transport=ws. Plain go test
-// ./benchmarks/ runs only the tests, which pin down byte for byte what a tick
-// is on the wire (wire_test.go).
+// ./benchmarks/ runs only the tests: they pin down byte for byte what a tick
+// is on the wire (wire_test.go), and check the benchmarks' own machinery
+// (the load processes, the latency histogram, the fan-out's allocations).
 //
 // Every benchmark has a sub-benchmark per transport (transport=sse,
 // transport=ws, and where it helps transport=tcp, a bare TCP floor) and
@@ -38,16 +39,39 @@
 // a benchstat run with -bench='Connect|IdleConn|Fanout|RoundTrip|Reconnect'.
 //
 // Each benchmark's comment says what it measures and what to notice. They
-// measure with the probes of package compare, the same code behind
-// `ssevsws compare`, so the benchmarks and the command agree.
+// measure with the probes of package compare/probe, the same code behind
+// `ssevsws compare`, so the benchmarks and the command agree, and start
+// their servers with compare/comparetest, as every other test layer does.
 //
 // Everything runs on loopback (127.0.0.1) with the server in the test
 // process, because the server's memory, goroutines and allocations can only
 // be seen from inside it. BenchmarkFanout starts its clients in a second
 // process (this test binary again), so that the CPU time it reports is the
-// server's alone. The benchmarks raise the soft limit on open files to the
-// hard limit; BenchmarkFanout/clients=2000 needs about 4100 and
-// BenchmarkIdleConn about 2100, and they skip when the limit is lower.
-// On a shared or small machine, bound the heavy ones with -benchtime, e.g.
+// server's alone; BenchmarkSoak and BenchmarkSlowConsumer do the same with
+// their load processes. The benchmarks raise the soft limit on open files
+// to the hard limit; BenchmarkFanout/clients=2000 needs about 4100 and
+// BenchmarkIdleConn about 2100, and they skip when the limit is lower. On a
+// shared or small machine, bound the heavy ones with -benchtime, e.g.
 // -bench=Fanout -benchtime=20x.
+//
+// The files, one job each:
+//
+//	helpers_test.go      the server a benchmark measures (comparetest's, with
+//	                     its probe.Target), quietConfig, small helpers
+//	main_test.go         TestMain: the leak check, or a helper process
+//	connect_test.go      BenchmarkConnect, and the client's own allocations
+//	idle_test.go         BenchmarkIdleConn, and its bare TCP floor
+//	fanout_test.go       BenchmarkFanout, wireTick and the bare TCP floor
+//	fanoutclient_test.go the fan-out's clients: sink, and the client process
+//	allocs_test.go       the fan-out allocates nothing per client (no -race)
+//	roundtrip_test.go    BenchmarkRoundTrip
+//	reconnect_test.go    BenchmarkReconnect
+//	slow_test.go         BenchmarkSlowConsumer and its stuck clients
+//	soak_test.go         BenchmarkSoak
+//	loadproc_test.go     starting and driving the load processes of the
+//	                     soak and the slow-consumer benchmark
+//	loadclient_test.go   inside a load process: its clients and what they saw
+//	histogram_test.go    the latency histogram the load processes fill
+//	wire_test.go         a tick on the wire, byte for byte
+//	cputime_*_test.go    the process's CPU time, where the system tells it
 package benchmarks

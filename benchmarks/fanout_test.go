@@ -1,21 +1,17 @@
 package benchmarks
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"io"
 	"net"
-	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/probe"
+	"github.com/ssevsws/ssevsws/ws"
 )
 
 // BenchmarkFanout publishes one tick to N connected clients over real
@@ -57,7 +53,7 @@ func BenchmarkFanout(b *testing.B) {
 }
 
 func benchFanout(b *testing.B, t compare.Transport, n int) {
-	if limit, err := compare.RaiseFileLimit(); err != nil || limit < uint64(2*n+100) {
+	if limit, err := probe.RaiseFileLimit(); err != nil || limit < uint64(2*n+100) {
 		b.Skipf("need %d open files, have %d (%v)", 2*n+100, limit, err)
 	}
 	if _, ok := cpuTime(); !ok {
@@ -69,7 +65,7 @@ func benchFanout(b *testing.B, t compare.Transport, n int) {
 		b.Fatal(err)
 	}
 	defer floor.close()
-	clients, err := startClients(t, n, s.tg.Base.String(), floor.ln.Addr().String())
+	clients, err := startClients(t, n, s.URL("http", "/"), floor.ln.Addr().String())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,7 +77,7 @@ func benchFanout(b *testing.B, t compare.Transport, n int) {
 	if err := floor.accept(n); err != nil {
 		b.Fatal(err)
 	}
-	s.waitOpen(b, t, int64(n))
+	s.WaitOpen(b, t, int64(n), 10*time.Second)
 
 	var realWall, realCPU, floorCPU time.Duration
 	var allocs, bytes uint64
@@ -162,77 +158,14 @@ func benchFanout(b *testing.B, t compare.Transport, n int) {
 // the chunked HTTP body, for WebSocket one unmasked text frame.
 func wireTick(t compare.Transport, tick compare.Tick) []byte {
 	if t == compare.SSE {
-		b := strconv.AppendInt(nil, int64(len(tick.SSE)), 16)
+		event := compare.AppendSSETick(nil, tick.Seq, tick.Time)
+		b := strconv.AppendInt(nil, int64(len(event)), 16)
 		b = append(b, "\r\n"...)
-		b = append(b, tick.SSE...)
+		b = append(b, event...)
 		return append(b, "\r\n"...)
 	}
-	return append([]byte{0x81, byte(len(tick.WS))}, tick.WS...)
-}
-
-// sink is N clients (in the client process) that read and count bytes. Each round every client
-// must read want more bytes; the last one to get them wakes the publisher.
-type sink struct {
-	n       int
-	want    atomic.Int64 // bytes each client must have read by the end of this round
-	pending atomic.Int64 // clients still short of want
-	total   atomic.Int64 // bytes read by all clients, all rounds
-	done    chan struct{}
-	timeout *time.Timer
-	conns   []net.Conn
-	wg      sync.WaitGroup
-}
-
-func newSink(n int) *sink {
-	return &sink{n: n, done: make(chan struct{}, 1), timeout: time.NewTimer(time.Hour)}
-}
-
-func (s *sink) add(nc net.Conn) {
-	s.conns = append(s.conns, nc)
-	s.wg.Go(func() {
-		buf := make([]byte, 4096)
-		var read, counted int64
-		for {
-			k, err := nc.Read(buf)
-			if err != nil {
-				return
-			}
-			read += int64(k)
-			s.total.Add(int64(k))
-			if want := s.want.Load(); read >= want && counted < want {
-				counted = want
-				if s.pending.Add(-1) == 0 {
-					s.done <- struct{}{}
-				}
-			}
-		}
-	})
-}
-
-// expect starts a round in which each client gets size more bytes.
-func (s *sink) expect(size int) {
-	s.pending.Store(int64(s.n))
-	s.want.Add(int64(size))
-}
-
-// wait waits until every client has its bytes. It allocates nothing, so
-// that the allocations counted around it are the server's.
-func (s *sink) wait() error {
-	s.timeout.Reset(30 * time.Second)
-	defer s.timeout.Stop()
-	select {
-	case <-s.done:
-		return nil
-	case <-s.timeout.C:
-		return fmt.Errorf("%d of %d clients did not get their %d bytes", s.pending.Load(), s.n, s.want.Load())
-	}
-}
-
-func (s *sink) close() {
-	for _, c := range s.conns {
-		c.Close()
-	}
-	s.wg.Wait()
+	msg := ws.AppendTick(nil, tick.Seq, tick.Time)
+	return append([]byte{0x81, byte(len(msg))}, msg...)
 }
 
 // tcpFloor is the least a Go server can do to send the same bytes to N
@@ -291,155 +224,4 @@ func (f *tcpFloor) close() {
 		close(q)
 	}
 	f.wg.Wait()
-}
-
-// clientsEnv, when set, makes the test binary the client process of
-// BenchmarkFanout (see TestMain): "transport n serverURL floorAddr".
-const clientsEnv = "SSEVSWS_BENCH_FANOUT_CLIENTS"
-
-// clientProc is the client process as the benchmark drives it, one line
-// at a time on its standard input and output:
-//
-//	→ "r SIZE" or "f SIZE"  each real (or floor) client gets SIZE more bytes
-//	← "go"                  ready: publish
-//	← "done"                every client has its bytes
-//	→ "q"                   quit
-//	← "totals REAL FLOOR"   bytes read by all clients, over all rounds
-type clientProc struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	out  *bufio.Reader
-	line []byte
-}
-
-// startClients starts the client process and waits until its 2n
-// connections are open: n of transport t to the server, n to the floor.
-func startClients(t compare.Transport, n int, server, floor string) (*clientProc, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %s %s", clientsEnv, t, n, server, floor))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &clientProc{cmd: cmd, in: in, out: bufio.NewReader(out)}
-	// The floor's connections wait in the listen queue until accept; the
-	// process says ready once it has dialled them all.
-	if err := p.read("ready"); err != nil {
-		p.close()
-		return nil, err
-	}
-	return p, nil
-}
-
-func (p *clientProc) expect(which byte, size int) error {
-	p.line = strconv.AppendInt(append(p.line[:0], which, ' '), int64(size), 10)
-	p.line = append(p.line, '\n')
-	if _, err := p.in.Write(p.line); err != nil {
-		return err
-	}
-	return p.read("go")
-}
-
-// wait reads "done". It allocates nothing, so that the allocations counted
-// around it are the server's.
-func (p *clientProc) wait() error { return p.read("done") }
-
-func (p *clientProc) read(want string) error {
-	line, err := p.out.ReadSlice('\n')
-	if err != nil {
-		return fmt.Errorf("client process: %w", err)
-	}
-	if string(line[:len(line)-1]) != want {
-		return fmt.Errorf("client process said %q, want %q", line, want)
-	}
-	return nil
-}
-
-func (p *clientProc) totals() (real, floor int64, err error) {
-	if _, err := p.in.Write([]byte("q\n")); err != nil {
-		return 0, 0, err
-	}
-	line, err := p.out.ReadString('\n')
-	if err != nil {
-		return 0, 0, fmt.Errorf("client process: %w", err)
-	}
-	_, err = fmt.Sscanf(line, "totals %d %d", &real, &floor)
-	return real, floor, err
-}
-
-func (p *clientProc) close() error {
-	p.in.Close()
-	return p.cmd.Wait()
-}
-
-// runClientProcess is the client process: spec is clientsEnv's value.
-func runClientProcess(spec string) int {
-	fail := func(err error) int {
-		fmt.Fprintln(os.Stderr, "fan-out client process:", err)
-		return 1
-	}
-	var t compare.Transport
-	var n int
-	var server, floorAddr string
-	if _, err := fmt.Sscan(spec, &t, &n, &server, &floorAddr); err != nil {
-		return fail(err)
-	}
-	compare.RaiseFileLimit()
-	tg, err := compare.NewTarget(server)
-	if err != nil {
-		return fail(err)
-	}
-	crowd, err := compare.OpenCrowd(context.Background(), tg, t, n)
-	if err != nil {
-		return fail(err)
-	}
-	sinks := map[byte]*sink{'r': newSink(n), 'f': newSink(n)}
-	for _, c := range crowd.Conns {
-		nc, err := c.NetConn()
-		if err != nil {
-			return fail(err)
-		}
-		sinks['r'].add(nc)
-	}
-	for range n {
-		c, err := net.Dial("tcp", floorAddr)
-		if err != nil {
-			return fail(err)
-		}
-		sinks['f'].add(c)
-	}
-	in := bufio.NewScanner(os.Stdin)
-	out := os.Stdout
-	fmt.Fprintln(out, "ready")
-	for in.Scan() {
-		var which byte
-		var size int
-		if line := in.Text(); line == "q" {
-			break
-		} else if _, err := fmt.Sscanf(line, "%c %d", &which, &size); err != nil || sinks[which] == nil {
-			return fail(fmt.Errorf("bad command %q", line))
-		}
-		sinks[which].expect(size)
-		fmt.Fprintln(out, "go")
-		if err := sinks[which].wait(); err != nil {
-			return fail(err)
-		}
-		fmt.Fprintln(out, "done")
-	}
-	fmt.Fprintf(out, "totals %d %d\n", sinks['r'].total.Load(), sinks['f'].total.Load())
-	sinks['r'].close()
-	sinks['f'].close()
-	return 0
 }

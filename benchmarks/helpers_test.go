@@ -1,14 +1,15 @@
 package benchmarks
 
 import (
-	"io"
-	"log/slog"
+	"context"
+	"fmt"
 	"net"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // quietConfig is a server that says nothing unless asked: the clock ticks
@@ -21,58 +22,84 @@ func quietConfig() compare.Config {
 		Heartbeat:    -1,
 		PingInterval: time.Hour,
 		ChatRate:     -1,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:       comparetest.Logger(),
 	}
 }
 
-// server is a compare.Server on a loopback port, in this process.
+// server is a test server in this process, with the probe.Target that
+// measures it: the probes are how the benchmarks talk to the server, so
+// every benchmark needs both, and the Target is built here only.
 type server struct {
-	*compare.Server
-	tg *compare.Target
+	*comparetest.Server
+	tg *probe.Target
 }
 
 // startServer serves cfg on 127.0.0.1 until the benchmark or test ends.
 func startServer(tb testing.TB, cfg compare.Config) *server {
 	tb.Helper()
-	if _, err := compare.RaiseFileLimit(); err != nil {
+	return startServerOn(tb, cfg, nil)
+}
+
+// startServerOn is startServer with the listener wrapped by wrap, for
+// benchmarks that watch or tune the connections the server accepts; a nil
+// wrap leaves the listener as it is.
+func startServerOn(tb testing.TB, cfg compare.Config, wrap func(net.Listener) net.Listener) *server {
+	tb.Helper()
+	// Benchmarks hold thousands of connections, client and server ends both
+	// in this process.
+	if _, err := probe.RaiseFileLimit(); err != nil {
 		tb.Logf("open file limit: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := compare.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return serveOn(tb, cfg, ln)
+	ln, err := comparetest.Listen("127.0.0.1:0")
+	if err != nil {
+		srv.Shutdown(context.Background())
+		tb.Fatal(err)
+	}
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	s := comparetest.Serve(tb, srv, ln)
+	tg, err := probe.NewTarget(s.URL("http", "/"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(tg.Close)
+	return &server{Server: s, tg: tg}
 }
 
-// waitOpen waits until the server has want open connections of transport t.
-func (s *server) waitOpen(tb testing.TB, t compare.Transport, want int64) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+// holds waits until the server has exactly sse and ws connections open at
+// the same moment: the soak and its load processes open both transports at
+// once, and comparetest's WaitOpen watches one.
+func (s *server) holds(sse, ws int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
 		st := s.Stats()
-		got := st.SSE.Open
-		if t == compare.WS {
-			got = st.WS.Open
-		}
-		if got == want {
-			return
+		if st.SSE.Open == sse && st.WS.Open == ws {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s: %d connections open, want %d", t.Name(), got, want)
+			return fmt.Errorf("open sse=%d ws=%d, want %d and %d", st.SSE.Open, st.WS.Open, sse, ws)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// p50 is the median of samples.
-func p50(samples []time.Duration) time.Duration {
-	if len(samples) == 0 {
-		return 0
+// slowDropped is how many clients, of both transports, the server dropped
+// as too slow between two snapshots of its stats.
+func slowDropped(before, after compare.StatsSnapshot) int64 {
+	var n int64
+	for _, t := range compare.Transports {
+		n += after.Of(t).SlowDropped - before.Of(t).SlowDropped
 	}
-	s := slices.Clone(samples)
-	slices.Sort(s)
-	return s[(len(s)-1)/2]
+	return n
 }
 
 // name is a sub-benchmark name in the house style: transport=sse.
 func name(t compare.Transport) string { return "transport=" + string(t) }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func mib(n int64) float64        { return float64(n) / (1 << 20) }

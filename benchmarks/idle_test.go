@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // idleConns is how many connections BenchmarkIdleConn holds at once: enough
@@ -44,25 +45,25 @@ const idleConns = 1000
 func BenchmarkIdleConn(b *testing.B) {
 	for _, t := range []compare.Transport{compare.SSE, compare.WS, "tcp"} {
 		b.Run(name(t)+"/clients=1000", func(b *testing.B) {
-			if limit, err := compare.RaiseFileLimit(); err != nil || limit < 2*idleConns+100 {
+			if limit, err := probe.RaiseFileLimit(); err != nil || limit < 2*idleConns+100 {
 				b.Skipf("need %d open files, have %d (%v)", 2*idleConns+100, limit, err)
 			}
 			var s *server
 			if t != "tcp" {
 				s = startServer(b, quietConfig())
 			}
-			var sum compare.PerConn
+			var sum probe.PerConn
 			var open time.Duration
 			var m0, m1 runtime.MemStats
 			b.ReportAllocs()
 			runtime.ReadMemStats(&m0)
 			for b.Loop() {
-				var res compare.IdleResult
+				var res probe.IdleResult
 				var err error
 				if t == "tcp" {
 					res, err = idleTCP(idleConns)
 				} else {
-					res, err = compare.Idle(context.Background(), s.Server, s.tg, t, idleConns)
+					res, err = probe.Idle(context.Background(), s.Server.Server, s.tg, t, idleConns)
 				}
 				if err != nil {
 					b.Fatal(err)
@@ -89,10 +90,10 @@ func BenchmarkIdleConn(b *testing.B) {
 	}
 }
 
-// idleTCP is Idle for bare TCP: n connections, each held on the server
+// idleTCP is probe.Idle for bare TCP: n connections, each held on the server
 // side by one goroutine blocked in Read.
-func idleTCP(n int) (compare.IdleResult, error) {
-	res := compare.IdleResult{Transport: "tcp", Conns: n}
+func idleTCP(n int) (probe.IdleResult, error) {
+	res := probe.IdleResult{Transport: "tcp", Conns: n}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return res, err
@@ -114,7 +115,7 @@ func idleTCP(n int) (compare.IdleResult, error) {
 			})
 		}
 	})
-	before := compare.TakeMemSnapshot()
+	before := probe.TakeMemSnapshot()
 	start := time.Now()
 	clients := make([]net.Conn, 0, n)
 	defer func() {
@@ -135,7 +136,7 @@ func idleTCP(n int) (compare.IdleResult, error) {
 		<-accepted // the server holds them all
 	}
 	res.Open = time.Since(start)
-	after := compare.TakeMemSnapshot()
-	res.PerConn = compare.PerConnection(before, after, n)
+	after := probe.TakeMemSnapshot()
+	res.PerConn = probe.PerConnection(before, after, n)
 	return res, nil
 }

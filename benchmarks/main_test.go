@@ -10,7 +10,8 @@ import (
 // TestMain fails the run if a benchmark or test leaves a goroutine behind:
 // every server, client and crowd must be shut down. Started with
 // clientsEnv set, the test binary is instead BenchmarkFanout's client
-// process, and with loadEnv set one of BenchmarkSoak's load processes.
+// process, and with loadEnv set one of the load processes of BenchmarkSoak
+// and BenchmarkSlowConsumer.
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(clientsEnv); spec != "" {
 		os.Exit(runClientProcess(spec))

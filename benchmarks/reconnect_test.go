@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // BenchmarkReconnect drops a client (POST /drop) and measures how it comes
@@ -36,7 +37,7 @@ func BenchmarkReconnect(b *testing.B) {
 			cfg.Retry = 20 * time.Millisecond
 			s := startServer(b, cfg)
 			ctx := context.Background()
-			r, err := compare.NewReconnector(ctx, s.tg, t, compare.ReconnectOptions{WSBackoff: 20 * time.Millisecond})
+			r, err := probe.NewReconnector(ctx, s.tg, t, probe.ReconnectOptions{WSBackoff: 20 * time.Millisecond})
 			if err != nil {
 				b.Fatal(err)
 			}

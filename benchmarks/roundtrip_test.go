@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // BenchmarkRoundTrip sends a chat message up and waits for its echo to
@@ -32,26 +33,26 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.Run(name(t), func(b *testing.B) {
 			s := startServer(b, quietConfig())
 			ctx := context.Background()
-			c, err := compare.DialRaw(ctx, s.tg, t, "")
+			c, err := probe.DialRaw(ctx, s.tg, t, "")
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer c.Close()
-			if _, err := c.RoundTrip(ctx, compare.ChatText); err != nil { // opens SSE's back channel
+			if _, err := c.RoundTrip(ctx, probe.ChatText); err != nil { // opens SSE's back channel
 				b.Fatal(err)
 			}
 			var up, down int
 			samples := make([]time.Duration, 0, 1<<16)
 			b.ReportAllocs()
 			for b.Loop() {
-				rt, err := c.RoundTrip(ctx, compare.ChatText)
+				rt, err := c.RoundTrip(ctx, probe.ChatText)
 				if err != nil {
 					b.Fatal(err)
 				}
 				up, down = rt.Up, rt.Down
 				samples = append(samples, rt.Time)
 			}
-			b.ReportMetric(float64(p50(samples)), "p50-ns")
+			b.ReportMetric(float64(probe.Summarize(samples).P50), "p50-ns")
 			b.ReportMetric(float64(up), "up-B/op")
 			b.ReportMetric(float64(down), "down-B/op")
 		})

@@ -2,16 +2,14 @@ package benchmarks
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // BenchmarkSlowConsumer shows that one stuck client does not slow down the
@@ -68,22 +66,15 @@ const (
 )
 
 func benchSlowConsumer(b *testing.B, nSSE, nWS int) {
-	if _, err := compare.RaiseFileLimit(); err != nil {
-		b.Logf("open file limit: %v", err)
-	}
 	cfg := compare.Config{
 		Interval:     100 * time.Millisecond,
 		WriteTimeout: 2 * time.Second,
 		Heartbeat:    -1,        // nothing but ticks on the wire
 		PingInterval: time.Hour, // no WebSocket pings either
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:       comparetest.Logger(),
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := serveOn(b, cfg, stuckListener{ln})
-	lp, err := startLoad(s.tg.Base.String(), nSSE, nWS, soakPerProc, soakPerSource)
+	s := startServerOn(b, cfg, func(ln net.Listener) net.Listener { return stuckListener{ln} })
+	lp, err := startLoad(s.URL("http", "/"), nSSE, nWS, soakPerProc, soakPerSource)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +88,7 @@ func benchSlowConsumer(b *testing.B, nSSE, nWS int) {
 	}
 
 	b.StopTimer()
-	memBefore := compare.TakeMemSnapshot()
+	memBefore := probe.TakeMemSnapshot()
 	b.StartTimer()
 	st0 := s.Stats()
 	if err := lp.window(); err != nil {
@@ -114,7 +105,7 @@ func benchSlowConsumer(b *testing.B, nSSE, nWS int) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	stuck, err := openStuck(s.tg.Base.String())
+	stuck, err := openStuck(*s.tg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,15 +114,13 @@ func benchSlowConsumer(b *testing.B, nSSE, nWS int) {
 			c.Close()
 		}
 	}()
-	var counted, closed [2]time.Duration // per transport, SSE then WS; 0 until it happens
+	healthy := map[compare.Transport]int64{compare.SSE: int64(nSSE), compare.WS: int64(nWS)}
+	var counted, closed [2]time.Duration // per transport, in the order of compare.Transports; 0 until it happens
 	for {
 		st := s.Stats()
 		now := time.Since(start)
-		for i, c := range []compare.CountersSnapshot{st.SSE, st.WS} {
-			c0, want := st0.SSE, int64(nSSE)
-			if i == 1 {
-				c0, want = st0.WS, int64(nWS)
-			}
+		for i, t := range compare.Transports {
+			c, c0, want := st.Of(t), st0.Of(t), healthy[t]
 			if counted[i] == 0 && c.SlowDropped > c0.SlowDropped {
 				counted[i] = now
 			}
@@ -155,21 +144,17 @@ func benchSlowConsumer(b *testing.B, nSSE, nWS int) {
 	}
 	st1 := s.Stats()
 	b.StopTimer()
-	memAfter := compare.TakeMemSnapshot()
+	memAfter := probe.TakeMemSnapshot()
 	b.StartTimer()
 
-	dropped := st1.SSE.SlowDropped + st1.WS.SlowDropped - st0.SSE.SlowDropped - st0.WS.SlowDropped
+	dropped := slowDropped(st0, st1)
 	if dropped != 2 {
 		b.Fatalf("%d clients dropped as too slow, want exactly the 2 stuck ones", dropped)
 	}
 	if c := before.all().Closed + after.all().Closed; c != 0 {
 		b.Fatalf("%d healthy connections ended", c)
 	}
-	for _, t := range compare.Transports {
-		i := 0
-		if t == compare.WS {
-			i = 1
-		}
+	for i, t := range compare.Transports {
 		b.Logf("%-9s before: p50 %.2fms p99 %.2fms; with a stuck client: p50 %.2fms p99 %.2fms; stuck one counted after %.2fs, closed after %.2fs",
 			t.Name(), ms(before.of(t).Hist.Quantile(0.5)), ms(before.of(t).Hist.Quantile(0.99)),
 			ms(after.of(t).Hist.Quantile(0.5)), ms(after.of(t).Hist.Quantile(0.99)), counted[i].Seconds(), closed[i].Seconds())
@@ -214,41 +199,10 @@ func (l stuckListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// serveOn serves cfg on ln until the benchmark ends, like startServer.
-func serveOn(tb testing.TB, cfg compare.Config, ln net.Listener) *server {
-	tb.Helper()
-	srv, err := compare.New(cfg)
-	if err != nil {
-		ln.Close()
-		tb.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	tg, err := compare.NewTarget("http://" + ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			tb.Errorf("serve: %v", err)
-		}
-		tg.Close()
-	})
-	return &server{Server: srv, tg: tg}
-}
-
 // openStuck opens one SSE and one WebSocket client that read up to their
-// first tick and then stop reading.
-func openStuck(base string) ([]*compare.RawConn, error) {
-	tg, err := compare.NewTarget(base)
-	if err != nil {
-		return nil, err
-	}
+// first tick and then stop reading. tg is a copy of the server's Target,
+// changed to dial from stuckSource with a shrunk receive buffer.
+func openStuck(tg probe.Target) ([]*probe.RawConn, error) {
 	tg.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: stuckSource}}
 		c, err := d.DialContext(ctx, network, addr)
@@ -257,10 +211,10 @@ func openStuck(base string) ([]*compare.RawConn, error) {
 		}
 		return c, err
 	}
-	var conns []*compare.RawConn
+	var conns []*probe.RawConn
 	for _, t := range compare.Transports {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c, err := compare.DialRaw(ctx, tg, t, "")
+		c, err := probe.DialRaw(ctx, &tg, t, "")
 		cancel()
 		if err != nil {
 			for _, c := range conns {

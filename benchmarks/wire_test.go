@@ -15,11 +15,12 @@ import (
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // These tests pin down, byte for byte, what one tick costs on the wire, so
 // that the wire-B numbers of the benchmarks can be checked by hand. They
-// speak HTTP and WebSocket themselves instead of using compare.RawConn, and
+// speak HTTP and WebSocket themselves instead of using probe.RawConn, and
 // build the expected bytes from DESIGN.md, not from the server's encoders.
 
 // tickJSON is the tick payload DESIGN.md gives: {"seq":N,"time":"<RFC 3339
@@ -78,7 +79,7 @@ func TestWireSSETickIsOneChunkedEvent(t *testing.T) {
 }
 
 // The probes' own client counts the same bytes as the tests above: what
-// compare.RawConn reports as a tick's Wire is what is on the wire.
+// probe.RawConn reports as a tick's Wire is what is on the wire.
 func TestRawConnCountsWhatIsOnTheWire(t *testing.T) {
 	s := startServer(t, quietConfig())
 	for _, tr := range compare.Transports {
@@ -92,7 +93,7 @@ func TestRawConnCountsWhatIsOnTheWire(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			c, err := compare.DialRaw(ctx, &tg, tr, "")
+			c, err := probe.DialRaw(ctx, &tg, tr, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +110,7 @@ func TestRawConnCountsWhatIsOnTheWire(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.Kind != compare.MsgTick || m.Seq != seq {
+			if m.Kind != probe.MsgTick || m.Seq != seq {
 				t.Fatalf("got kind %d seq %d, want tick %d", m.Kind, m.Seq, seq)
 			}
 			want := len(tickJSON(seq, time.Hour, true)) + 2
@@ -152,7 +153,7 @@ func handshakeWS(t *testing.T, s *server) (net.Conn, *bufio.Reader) {
 	conn := dial(t, s)
 	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))
 	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n", s.tg.Base.Host, key)
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n", s.Addr, key)
 	br := bufio.NewReader(conn)
 	head := readHead(t, br)
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
@@ -181,7 +182,7 @@ func handshakeWS(t *testing.T, s *server) (net.Conn, *bufio.Reader) {
 func handshakeSSE(t *testing.T, s *server) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	conn := dial(t, s)
-	fmt.Fprintf(conn, "GET /sse HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", s.tg.Base.Host)
+	fmt.Fprintf(conn, "GET /sse HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", s.Addr)
 	br := bufio.NewReader(conn)
 	head := readHead(t, br)
 	if !strings.HasPrefix(head, "HTTP/1.1 200 ") || !strings.Contains(head, "Transfer-Encoding: chunked") {
@@ -208,7 +209,7 @@ func handshakeSSE(t *testing.T, s *server) (net.Conn, *bufio.Reader) {
 
 func dial(t *testing.T, s *server) net.Conn {
 	t.Helper()
-	conn, err := net.Dial("tcp", s.tg.Base.Host)
+	conn, err := net.Dial("tcp", s.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,10 @@
-package compare
+package compare_test
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/sse"
 	"github.com/ssevsws/ssevsws/ws"
 )
@@ -24,7 +26,7 @@ import (
 // stream", "cut"), so that the table reads as a list of promises.
 type badInput struct {
 	name string
-	try  func(t *testing.T, ts *testServer) string
+	try  func(t *testing.T, ts *comparetest.Server) string
 	want string
 }
 
@@ -35,7 +37,13 @@ func TestBadInput(t *testing.T) {
 	cfg := fastConfig()
 	cfg.HeaderTimeout = 300 * time.Millisecond
 	cfg.DropToken = "s3cret"
-	ts := startServer(t, cfg, "127.0.0.1:0")
+	// No request here may get as far as measuring; without a Measure the
+	// server would answer 501 before the access rule could say 403.
+	cfg.Measure = func(context.Context) (any, error) {
+		t.Error("a bad request to POST /measure started a measurement")
+		return nil, errors.New("not measured in this test")
+	}
+	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	future := strconv.FormatInt(ts.Stats().Seq+1000, 10)
 	big := `{"type":"chat","text":"` + strings.Repeat("x", 5000) + `"}`
 
@@ -102,9 +110,9 @@ func TestBadInput(t *testing.T) {
 
 // request sends one HTTP request; the outcome is the status, plus the Allow
 // header for a 405. Every error answer must carry a JSON reason.
-func request(method, path, contentType, origin, body, auth string) func(*testing.T, *testServer) string {
-	return func(t *testing.T, ts *testServer) string {
-		req, _ := http.NewRequest(method, ts.url("http", path), strings.NewReader(body))
+func request(method, path, contentType, origin, body, auth string) func(*testing.T, *comparetest.Server) string {
+	return func(t *testing.T, ts *comparetest.Server) string {
+		req, _ := http.NewRequest(method, ts.URL("http", path), strings.NewReader(body))
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
 		}
@@ -143,10 +151,10 @@ func request(method, path, contentType, origin, body, auth string) func(*testing
 
 // lastEventID opens /sse with that Last-Event-ID: "fresh stream" means 200,
 // hello, then the current tick (no gap, no replay, not counted as a resume).
-func lastEventID(id string) func(*testing.T, *testServer) string {
-	return func(t *testing.T, ts *testServer) string {
+func lastEventID(id string) func(*testing.T, *comparetest.Server) string {
+	return func(t *testing.T, ts *comparetest.Server) string {
 		resumes := ts.Stats().SSE.Resumes
-		req, _ := http.NewRequest("GET", ts.url("http", "/sse"), nil)
+		req, _ := http.NewRequest("GET", ts.URL("http", "/sse"), nil)
 		req.Header.Set("Last-Event-ID", id)
 		resp, err := newHTTPClient(t).Do(req)
 		if err != nil {
@@ -179,11 +187,11 @@ func lastEventID(id string) func(*testing.T, *testServer) string {
 // wsSend sends one message on a fresh WebSocket and reports how the server
 // answered: "close N", or "error message, still open" when it refused the
 // message with an error and then went on ticking.
-func wsSend(typ websocket.MessageType, msg string) func(*testing.T, *testServer) string {
-	return func(t *testing.T, ts *testServer) string {
+func wsSend(typ websocket.MessageType, msg string) func(*testing.T, *comparetest.Server) string {
+	return func(t *testing.T, ts *comparetest.Server) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, _, err := websocket.Dial(ctx, ts.url("ws", "/ws"), nil)
+		c, _, err := websocket.Dial(ctx, ts.URL("ws", "/ws"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,14 +219,14 @@ func wsSend(typ websocket.MessageType, msg string) func(*testing.T, *testServer)
 
 // wsOrigin dials /ws as a page from origin would: the outcome is the status
 // of a refused handshake, or "open".
-func wsOrigin(origin string) func(*testing.T, *testServer) string {
-	return func(t *testing.T, ts *testServer) string {
+func wsOrigin(origin string) func(*testing.T, *comparetest.Server) string {
+	return func(t *testing.T, ts *comparetest.Server) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, err := ws.Dial(ctx, ts.url("ws", "/ws"), &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
+		c, err := ws.Dial(ctx, ts.URL("ws", "/ws"), &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
 		if err != nil {
 			var he *ws.HandshakeError
-			if errorsAs(err, &he) {
+			if errors.As(err, &he) {
 				return strconv.Itoa(he.StatusCode)
 			}
 			t.Fatal(err)
@@ -230,8 +238,8 @@ func wsOrigin(origin string) func(*testing.T, *testServer) string {
 
 // dropFrom calls POST /drop as if from remote: a real socket cannot come
 // from another machine here, so this one goes to the handler directly.
-func dropFrom(remote, auth string) func(*testing.T, *testServer) string {
-	return func(t *testing.T, ts *testServer) string {
+func dropFrom(remote, auth string) func(*testing.T, *comparetest.Server) string {
+	return func(t *testing.T, ts *comparetest.Server) string {
 		req := httptest.NewRequest("POST", "/drop?transport=ws", nil)
 		req.RemoteAddr = remote
 		if auth != "" {
@@ -246,10 +254,10 @@ func dropFrom(remote, auth string) func(*testing.T, *testServer) string {
 // rebound is a DNS-rebinding attack from a foreign page: the browser
 // reaches 127.0.0.1 under the page's own name, so its Host and Origin agree
 // and the peer is loopback. Only a loopback Host may act without the token.
-func rebound(path string) func(*testing.T, *testServer) string {
-	return func(t *testing.T, ts *testServer) string {
-		_, port, _ := net.SplitHostPort(ts.addr)
-		req, _ := http.NewRequest("POST", ts.url("http", path), nil)
+func rebound(path string) func(*testing.T, *comparetest.Server) string {
+	return func(t *testing.T, ts *comparetest.Server) string {
+		_, port, _ := net.SplitHostPort(ts.Addr)
+		req, _ := http.NewRequest("POST", ts.URL("http", path), nil)
 		req.Host = "rebind.example:" + port
 		req.Header.Set("Origin", "http://rebind.example:"+port)
 		resp, err := newHTTPClient(t).Do(req)
@@ -263,8 +271,8 @@ func rebound(path string) func(*testing.T, *testServer) string {
 
 // slowBody announces a chat body and sends only part of it: the server
 // must answer once its HeaderTimeout has passed, not wait for ever.
-func slowBody(t *testing.T, ts *testServer) string {
-	conn, err := net.Dial("tcp", ts.addr)
+func slowBody(t *testing.T, ts *comparetest.Server) string {
+	conn, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,8 +289,8 @@ func slowBody(t *testing.T, ts *testServer) string {
 
 // slowloris starts a request and never finishes its headers: the server
 // must cut it after its HeaderTimeout, not hold the connection forever.
-func slowloris(t *testing.T, ts *testServer) string {
-	conn, err := net.Dial("tcp", ts.addr)
+func slowloris(t *testing.T, ts *comparetest.Server) string {
+	conn, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package compare
+package compare_test
 
 import (
 	"bufio"
@@ -10,19 +10,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/ws"
 )
 
 // A client whose last id is older than the window gets a gap first, then
 // the whole window, then live ticks.
 func TestResumeOlderThanWindowSendsGap(t *testing.T) {
-	ts := startServer(t, fastConfig(), "127.0.0.1:0")
-	window := ts.Clock().window
+	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	window := ts.Clock().Window()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	current := ts.Stats().Seq
 	last := current - window - 10
-	conn, err := ws.Dial(ctx, ts.url("ws", fmt.Sprintf("/ws?lastEventId=%d", last)), nil)
+	conn, err := ws.Dial(ctx, ts.URL("ws", fmt.Sprintf("/ws?lastEventId=%d", last)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +60,10 @@ func TestResumeOlderThanWindowSendsGap(t *testing.T) {
 func TestCORS(t *testing.T) {
 	cfg := fastConfig()
 	cfg.Origins = []string{"http://localhost:3000"}
-	ts := startServer(t, cfg, "127.0.0.1:0")
+	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	client := newHTTPClient(t)
 	get := func(origin string) *http.Response {
-		req, _ := http.NewRequest("GET", ts.url("http", "/stats"), nil)
+		req, _ := http.NewRequest("GET", ts.URL("http", "/stats"), nil)
 		req.Header.Set("Origin", origin)
 		resp, err := client.Do(req)
 		if err != nil {
@@ -76,7 +78,7 @@ func TestCORS(t *testing.T) {
 	if got := get("http://evil.example").Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("foreign origin: Access-Control-Allow-Origin %q, want none", got)
 	}
-	req, _ := http.NewRequest("OPTIONS", ts.url("http", "/chat"), nil)
+	req, _ := http.NewRequest("OPTIONS", ts.URL("http", "/chat"), nil)
 	req.Header.Set("Origin", "http://localhost:3000")
 	req.Header.Set("Access-Control-Request-Method", "POST")
 	req.Header.Set("Access-Control-Request-Headers", "content-type")
@@ -94,10 +96,10 @@ func TestCORS(t *testing.T) {
 // Without -origins no other origin may read anything: rs/cors would take an
 // empty list for "every origin", so the server must not hand it one.
 func TestCORSDefaultAllowsNoOtherOrigin(t *testing.T) {
-	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
 	client := newHTTPClient(t)
 	for _, path := range []string{"/stats", "/sse"} {
-		req, _ := http.NewRequest("GET", ts.url("http", path), nil)
+		req, _ := http.NewRequest("GET", ts.URL("http", path), nil)
 		req.Header.Set("Origin", "http://evil.example")
 		resp, err := client.Do(req)
 		if err != nil {
@@ -123,13 +125,13 @@ func TestChatLimits(t *testing.T) {
 	client := newHTTPClient(t)
 
 	// A raw stream that reads its hello and then nothing more.
-	conn, err := net.Dial("tcp", ts.addr)
+	conn, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	conn.(*net.TCPConn).SetReadBuffer(1024)
-	fmt.Fprintf(conn, "GET /sse HTTP/1.1\r\nHost: %s\r\n\r\n", ts.addr)
+	fmt.Fprintf(conn, "GET /sse HTTP/1.1\r\nHost: %s\r\n\r\n", ts.Addr)
 	br := bufio.NewReader(conn)
 	var id string
 	for id == "" {
@@ -144,7 +146,7 @@ func TestChatLimits(t *testing.T) {
 
 	post := func(text string) *http.Response {
 		body := fmt.Sprintf(`{"client":%q,"text":%q}`, id, text)
-		resp, err := client.Post(ts.url("http", "/chat"), "application/json", strings.NewReader(body))
+		resp, err := client.Post(ts.URL("http", "/chat"), "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,9 +166,9 @@ func TestChatLimits(t *testing.T) {
 	}
 
 	// Unlimited rate, same stuck stream: the bounded echo queue fills.
-	ts.hub.mu.Lock()
-	ts.hub.subs[id].chat.rate = 0
-	ts.hub.mu.Unlock()
+	if !ts.SetChatRate(id, 0) {
+		t.Fatalf("client %s is not open", id)
+	}
 	got503 := false
 	for i := 0; i < 100 && !got503; i++ {
 		got503 = post(big).StatusCode == http.StatusServiceUnavailable
@@ -182,7 +184,7 @@ func TestChatLimits(t *testing.T) {
 // A library user may call Shutdown before Serve: Serve must still close the
 // listener it was given, or the port stays taken.
 func TestServeAfterShutdownClosesListener(t *testing.T) {
-	srv, err := New(fastConfig())
+	srv, err := compare.New(fastConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,23 +1,20 @@
-package compare
+package compare_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/sse"
 	"github.com/ssevsws/ssevsws/ws"
 )
@@ -26,73 +23,13 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// testLogger keeps test output quiet unless SSEVSWS_TEST_LOG is set.
-func testLogger() *slog.Logger {
-	if os.Getenv("SSEVSWS_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// testServer is a Server on a real loopback listener.
-type testServer struct {
-	*Server
-	addr string // host:port
-}
-
-func (ts *testServer) url(scheme, path string) string { return scheme + "://" + ts.addr + path }
-
 // fastConfig is a configuration with short intervals so tests run quickly.
-func fastConfig() Config {
-	return Config{
+func fastConfig() compare.Config {
+	return compare.Config{
 		Interval:      20 * time.Millisecond,
 		Retry:         30 * time.Millisecond,
 		ShutdownRetry: 30 * time.Millisecond,
-		Logger:        testLogger(),
-	}
-}
-
-// startServer serves cfg on addr ("127.0.0.1:0" for any port) and shuts the
-// server down when the test ends.
-func startServer(t *testing.T, cfg Config, addr string) *testServer {
-	t.Helper()
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ln net.Listener
-	// Re-listening on the port of a server that just stopped can race with
-	// the kernel releasing it; a few quick attempts cover that.
-	for attempt := 0; ; attempt++ {
-		ln, err = net.Listen("tcp", addr)
-		if err == nil || attempt == 20 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
-		srv.Shutdown(context.Background())
-		t.Fatal(err)
-	}
-	return serveOn(t, srv, ln)
-}
-
-func serveOn(t *testing.T, srv *Server, ln net.Listener) *testServer {
-	t.Helper()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	ts := &testServer{Server: srv, addr: ln.Addr().String()}
-	t.Cleanup(func() { ts.stop(t) })
-	return ts
-}
-
-// stop shuts the server down and checks that it stopped in time.
-func (ts *testServer) stop(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := ts.Shutdown(ctx); err != nil {
-		t.Errorf("shutdown: %v", err)
+		Logger:        comparetest.Logger(),
 	}
 }
 
@@ -149,7 +86,7 @@ func (l *seqLog) waitFor(t *testing.T, what string, cond func(seqs []int64, othe
 		select {
 		case <-l.changed:
 		case <-deadline:
-			t.Fatalf("timed out waiting for %s; got ticks %v, other events %q", what, summarize(seqs), other)
+			t.Fatalf("timed out waiting for %s; got ticks %v, other events %q", what, comparetest.Seqs(seqs), other)
 		}
 	}
 }
@@ -164,18 +101,6 @@ func pastSeq(seq int64) func([]int64, []string) bool {
 	return func(seqs []int64, _ []string) bool { return len(seqs) > 0 && seqs[len(seqs)-1] > seq }
 }
 
-// checkNoLoss fails unless seqs is strictly consecutive: no tick missing,
-// none repeated, none out of order.
-func checkNoLoss(t *testing.T, who string, seqs []int64) {
-	t.Helper()
-	for i := 1; i < len(seqs); i++ {
-		if seqs[i] != seqs[i-1]+1 {
-			t.Errorf("%s: tick %d followed by %d (lost or repeated ticks); all: %v", who, seqs[i-1], seqs[i], summarize(seqs))
-			return
-		}
-	}
-}
-
 // resumedWithoutLoss waits until the SSE and the WebSocket client have both
 // received a tick after seq, then checks that neither lost or repeated one.
 func resumedWithoutLoss(t *testing.T, when string, after int64, sseLog, wsLog *seqLog) {
@@ -184,36 +109,15 @@ func resumedWithoutLoss(t *testing.T, when string, after int64, sseLog, wsLog *s
 	wsLog.waitFor(t, "WS ticks "+when, pastSeq(after))
 	sseSeqs, _ := sseLog.snapshot()
 	wsSeqs, _ := wsLog.snapshot()
-	checkNoLoss(t, "sse", sseSeqs)
-	checkNoLoss(t, "ws", wsSeqs)
-}
-
-// summarize prints a seq list compactly: runs of consecutive seqs as a..b.
-func summarize(seqs []int64) string {
-	var b strings.Builder
-	for i := 0; i < len(seqs); {
-		j := i
-		for j+1 < len(seqs) && seqs[j+1] == seqs[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteString(" ")
-		}
-		if i == j {
-			fmt.Fprint(&b, seqs[i])
-		} else {
-			fmt.Fprintf(&b, "%d..%d", seqs[i], seqs[j])
-		}
-		i = j + 1
-	}
-	return "[" + b.String() + "]"
+	comparetest.CheckNoLoss(t, "sse", sseSeqs)
+	comparetest.CheckNoLoss(t, "ws", wsSeqs)
 }
 
 // runSSE runs the Go EventSource-like client against ts until the test ends.
-func runSSE(t *testing.T, ts *testServer) (*seqLog, *sse.Client) {
+func runSSE(t *testing.T, ts *comparetest.Server) (*seqLog, *sse.Client) {
 	t.Helper()
 	log := newSeqLog()
-	c := &sse.Client{URL: ts.url("http", "/sse"), HTTPClient: newHTTPClient(t)}
+	c := &sse.Client{URL: ts.URL("http", "/sse"), HTTPClient: newHTTPClient(t)}
 	runUntilCleanup(t, func(ctx context.Context) error {
 		return c.Run(ctx, func(ev sse.Event) {
 			if ev.Type == "tick" {
@@ -237,10 +141,10 @@ func runSSE(t *testing.T, ts *testServer) (*seqLog, *sse.Client) {
 }
 
 // runWS runs the reconnecting WebSocket client against ts until the test ends.
-func runWS(t *testing.T, ts *testServer) (*seqLog, *ws.Client) {
+func runWS(t *testing.T, ts *comparetest.Server) (*seqLog, *ws.Client) {
 	t.Helper()
 	log := newSeqLog()
-	c := &ws.Client{URL: ts.url("ws", "/ws"), MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
+	c := &ws.Client{URL: ts.URL("ws", "/ws"), MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
 	runUntilCleanup(t, func(ctx context.Context) error {
 		return c.Run(ctx, func(m ws.Message) {
 			if m.Type == ws.TypeTick {
@@ -256,7 +160,7 @@ func runWS(t *testing.T, ts *testServer) (*seqLog, *ws.Client) {
 
 // runBoth runs the Go SSE and WebSocket clients against ts and waits until
 // each has received n ticks.
-func runBoth(t *testing.T, ts *testServer, n int) (sseLog, wsLog *seqLog) {
+func runBoth(t *testing.T, ts *comparetest.Server, n int) (sseLog, wsLog *seqLog) {
 	t.Helper()
 	sseLog, _ = runSSE(t, ts)
 	wsLog, _ = runWS(t, ts)
@@ -286,5 +190,3 @@ func newHTTPClient(t *testing.T) *http.Client {
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
 }
-
-func errorsAs(err error, target any) bool { return errors.As(err, target) }

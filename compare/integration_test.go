@@ -1,4 +1,4 @@
-package compare
+package compare_test
 
 import (
 	"bufio"
@@ -13,13 +13,15 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/ws"
 )
 
 // Both transports carry the same clock: the same seq comes with the same
 // time on each.
 func TestBothTransportsCarryTheSameTicks(t *testing.T) {
-	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
 	sseLog, wsLog := runBoth(t, ts, 5)
 	// Each client starts at the tick current when it connected; wait until
 	// both have seen the same later tick, then compare every common one.
@@ -43,27 +45,27 @@ func TestBothTransportsCarryTheSameTicks(t *testing.T) {
 		if sseTime != wsTime {
 			t.Errorf("tick %d: SSE time %q, WebSocket time %q", seq, sseTime, wsTime)
 		}
-		if want := ts.Clock().TimeOf(seq).Format(timeLayout); wsTime != want {
+		if want := ts.Clock().TimeOf(seq).Format(compare.TimeLayout); wsTime != want {
 			t.Errorf("tick %d: time %q, want %q (seq × interval)", seq, wsTime, want)
 		}
 	}
 	if common < 3 {
 		t.Errorf("only %d ticks seen on both transports", common)
 	}
-	checkNoLoss(t, "sse", sseLog.seqs)
-	checkNoLoss(t, "ws", wsLog.seqs)
+	comparetest.CheckNoLoss(t, "sse", sseLog.seqs)
+	comparetest.CheckNoLoss(t, "ws", wsLog.seqs)
 }
 
 // Chat goes up and its echo comes back: on the same socket for WebSocket,
 // through POST /chat and the event stream for SSE.
 func TestChatEchoBothWays(t *testing.T) {
-	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
 	const text = `<b>hi</b> "quoted" ünïcode`
 
 	t.Run("ws", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		conn, err := ws.Dial(ctx, ts.url("ws", "/ws"), nil)
+		conn, err := ws.Dial(ctx, ts.URL("ws", "/ws"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,8 +101,8 @@ func TestChatEchoBothWays(t *testing.T) {
 			}
 			return false
 		})
-		body, _ := json.Marshal(chatRequest{Client: client, Text: text})
-		resp, err := http.Post(ts.url("http", "/chat"), "application/json", strings.NewReader(string(body)))
+		body, _ := json.Marshal(map[string]string{"client": client, "text": text})
+		resp, err := http.Post(ts.URL("http", "/chat"), "application/json", strings.NewReader(string(body)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,11 +129,11 @@ func TestChatEchoBothWays(t *testing.T) {
 // POST /drop closes every connection of one transport; both Go clients come
 // back by themselves and, resuming from their last id, lose no tick.
 func TestDropThenResumeLosesNothing(t *testing.T) {
-	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
 	sseLog, wsLog := runBoth(t, ts, 3)
 
 	for _, tr := range []string{"sse", "ws"} {
-		resp, err := http.Post(ts.url("http", "/drop?transport="+tr), "", nil)
+		resp, err := http.Post(ts.URL("http", "/drop?transport="+tr), "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,16 +160,16 @@ func TestDropThenResumeLosesNothing(t *testing.T) {
 // is a function of wall time, the new server re-creates every tick the
 // clients missed while it was down.
 func TestRestartResumesWithoutLoss(t *testing.T) {
-	first := startServer(t, fastConfig(), "127.0.0.1:0")
-	addr := first.addr
+	first := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	addr := first.Addr
 	sseLog, wsLog := runBoth(t, first, 3)
 
-	first.stop(t)
+	first.Stop() // an unclean stop fails the test when it ends (Start checks)
 	down := first.Stats().Seq
 	// Stay down for several ticks so that there is something to replay.
 	time.Sleep(5 * fastConfig().Interval)
 
-	second := startServer(t, fastConfig(), addr)
+	second := comparetest.Start(t, fastConfig(), addr)
 	after := second.Stats().Seq + 3
 	resumedWithoutLoss(t, "from the new server", after, sseLog, wsLog)
 	if after-down < 5 {
@@ -183,8 +185,13 @@ func TestRestartResumesWithoutLoss(t *testing.T) {
 // meanwhile a healthy client keeps getting every tick on time.
 func TestStuckClientIsDroppedWithoutDelayingOthers(t *testing.T) {
 	cfg := fastConfig()
-	cfg.Interval = 5 * time.Millisecond
-	cfg.QueueSize = 4
+	// Fast ticks fill a stuck client's small buffers within a second, but
+	// the queue must stay long enough that a clock loop woken late on a busy
+	// machine publishes its missed ticks instead of resyncing (more than
+	// half a queue late), which would end the stuck clients as "behind"
+	// rather than as too slow.
+	cfg.Interval = 10 * time.Millisecond
+	cfg.QueueSize = 16
 	cfg.WriteTimeout = 500 * time.Millisecond
 	// Small socket buffers make a client that does not read back up in a
 	// fraction of a second instead of after megabytes.
@@ -222,24 +229,24 @@ func TestStuckClientIsDroppedWithoutDelayingOthers(t *testing.T) {
 // dialStuckSSE opens /sse with a small read buffer and never reads: with
 // smallBuffers on the server, its stream backs up at once. It is closed when
 // the test ends.
-func dialStuckSSE(t *testing.T, ts *testServer) {
+func dialStuckSSE(t *testing.T, ts *comparetest.Server) {
 	t.Helper()
-	stuck, err := net.Dial("tcp", ts.addr)
+	stuck, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stuck.Close() })
 	stuck.(*net.TCPConn).SetReadBuffer(1024)
-	stuck.Write([]byte("GET /sse HTTP/1.1\r\nHost: " + ts.addr + "\r\n\r\n"))
+	stuck.Write([]byte("GET /sse HTTP/1.1\r\nHost: " + ts.Addr + "\r\n\r\n"))
 }
 
 // dialStuckWS completes a WebSocket handshake and never reads, like
 // dialStuckSSE.
-func dialStuckWS(t *testing.T, ts *testServer) {
+func dialStuckWS(t *testing.T, ts *comparetest.Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	stuck, _, err := websocket.Dial(ctx, ts.url("ws", "/ws"), &websocket.DialOptions{
+	stuck, _, err := websocket.Dial(ctx, ts.URL("ws", "/ws"), &websocket.DialOptions{
 		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 			if err == nil {
@@ -269,7 +276,7 @@ func TestShutdownCutsStuckClients(t *testing.T) {
 
 	// Both writers are blocked once the bytes written stop growing while
 	// ticks keep coming (one every 5 ms).
-	var last StatsSnapshot
+	var last compare.StatsSnapshot
 	for still, deadline := 0, time.Now().Add(10*time.Second); still < 40; {
 		if time.Now().After(deadline) {
 			t.Fatalf("the stuck clients' streams never backed up: %+v", ts.Stats())
@@ -290,8 +297,8 @@ func TestShutdownCutsStuckClients(t *testing.T) {
 	if err := ts.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown with stuck clients: %v", err)
 	}
-	if took := time.Since(start); took > stuckGrace+2*time.Second {
-		t.Errorf("shutdown took %v with stuck clients, want about stuckGrace (%v)", took, stuckGrace)
+	if took := time.Since(start); took > compare.StuckGrace+2*time.Second {
+		t.Errorf("shutdown took %v with stuck clients, want about stuckGrace (%v)", took, compare.StuckGrace)
 	}
 	if st := ts.Stats(); st.SSE.Open != 0 || st.WS.Open != 0 {
 		t.Errorf("after shutdown: open sse=%d ws=%d, want 0", st.SSE.Open, st.WS.Open)
@@ -300,17 +307,18 @@ func TestShutdownCutsStuckClients(t *testing.T) {
 
 // serveSmallBuffers serves cfg on a loopback port with smallBuffers, until
 // the test ends.
-func serveSmallBuffers(t *testing.T, cfg Config) *testServer {
+func serveSmallBuffers(t *testing.T, cfg compare.Config) *comparetest.Server {
 	t.Helper()
-	srv, err := New(cfg)
+	srv, err := compare.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := comparetest.Listen("127.0.0.1:0")
 	if err != nil {
+		srv.Shutdown(context.Background())
 		t.Fatal(err)
 	}
-	return serveOn(t, srv, smallBuffers{ln})
+	return comparetest.Serve(t, srv, smallBuffers{ln})
 }
 
 // smallBuffers shrinks the server side's send buffer of every connection.
@@ -329,11 +337,11 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 func TestShutdownEndsEveryConnection(t *testing.T) {
 	cfg := fastConfig()
 	cfg.ShutdownRetry = 123 * time.Millisecond
-	ts := startServer(t, cfg, "127.0.0.1:0")
+	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := ws.Dial(ctx, ts.url("ws", "/ws"), nil)
+	conn, err := ws.Dial(ctx, ts.URL("ws", "/ws"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +351,7 @@ func TestShutdownEndsEveryConnection(t *testing.T) {
 	}
 
 	client := newHTTPClient(t)
-	resp, err := client.Get(ts.url("http", "/sse"))
+	resp, err := client.Get(ts.URL("http", "/sse"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +361,7 @@ func TestShutdownEndsEveryConnection(t *testing.T) {
 		t.Fatalf("first line %q, want the configured retry", line)
 	}
 
-	ts.stop(t)
+	ts.Stop() // an unclean stop fails the test when it ends (Start checks)
 
 	// The SSE stream ends with the short retry, then EOF.
 	rest := readAll(t, body)
@@ -371,7 +379,7 @@ func TestShutdownEndsEveryConnection(t *testing.T) {
 		}
 	}
 	// New connections are not served any more.
-	if _, err := client.Get(ts.url("http", "/healthz")); err == nil {
+	if _, err := client.Get(ts.URL("http", "/healthz")); err == nil {
 		t.Error("the server still accepts connections after Shutdown")
 	}
 }
@@ -398,7 +406,7 @@ func TestCatchUpFrom(t *testing.T) {
 		{10, 42, 42, true},  // 33 late: reconnect, then the current tick
 		{10, 1e6, 1e6, true},
 	} {
-		from, resync := catchUpFrom(tt.next, tt.current, 64)
+		from, resync := compare.CatchUpFrom(tt.next, tt.current, 64)
 		if from != tt.from || resync != tt.resync {
 			t.Errorf("catchUpFrom(%d, %d, 64) = %d, %v; want %d, %v", tt.next, tt.current, from, resync, tt.from, tt.resync)
 		}
@@ -409,10 +417,10 @@ func TestCatchUpFrom(t *testing.T) {
 // (SSE: a short retry; WebSocket: 1013) and resumes by the replay rule: no
 // tick lost, and nobody counted as a slow client.
 func TestResyncAfterStallLosesNothing(t *testing.T) {
-	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
 	sseLog, wsLog := runBoth(t, ts, 3)
 
-	ts.hub.resync(100, ts.hub.lastSeq())
+	ts.Resync(100, ts.Stats().Seq)
 	after := ts.Stats().Seq + 5
 	resumedWithoutLoss(t, "after the resync", after, sseLog, wsLog)
 	st := ts.Stats()

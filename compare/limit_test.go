@@ -1,12 +1,15 @@
-package compare
+package compare_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/ws"
 )
 
@@ -15,13 +18,13 @@ import (
 func TestConnectionCap(t *testing.T) {
 	cfg := fastConfig()
 	cfg.MaxConns = 2
-	ts := startServer(t, cfg, "127.0.0.1:0")
+	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	client := newHTTPClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
 	open := func() *http.Response {
-		req, _ := http.NewRequestWithContext(ctx, "GET", ts.url("http", "/sse"), nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL("http", "/sse"), nil)
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -30,7 +33,7 @@ func TestConnectionCap(t *testing.T) {
 	}
 	first := open()
 	defer first.Body.Close()
-	conn, err := ws.Dial(ctx, ts.url("ws", "/ws"), nil)
+	conn, err := ws.Dial(ctx, ts.URL("ws", "/ws"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +42,7 @@ func TestConnectionCap(t *testing.T) {
 		resp.Body.Close()
 	}
 	var he *ws.HandshakeError
-	if c, err := ws.Dial(ctx, ts.url("ws", "/ws"), nil); !errorsAs(err, &he) || he.StatusCode != http.StatusServiceUnavailable {
+	if c, err := ws.Dial(ctx, ts.URL("ws", "/ws"), nil); !errors.As(err, &he) || he.StatusCode != http.StatusServiceUnavailable {
 		if c != nil {
 			c.CloseNow()
 		}
@@ -63,12 +66,12 @@ func TestConnectionCap(t *testing.T) {
 }
 
 func TestConnectionCapPerIP(t *testing.T) {
-	l := &connLimit{maxPerIP: 1}
+	acquire := compare.ConnLimitPerIP(1)
 	take := func(remote string) (func(), int) {
 		req := httptest.NewRequest("GET", "/sse", nil)
 		req.RemoteAddr = remote
 		rec := httptest.NewRecorder()
-		release, ok := l.acquire(rec, req)
+		release, ok := acquire(rec, req)
 		if !ok {
 			return nil, rec.Code
 		}

@@ -19,12 +19,12 @@ const measureTimeout = 2 * time.Minute
 // seconds of CPU; one at a time (409 while another runs); ended by a
 // shutdown; at most measureTimeout long.
 func (s *Server) serveMeasure(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Measure == nil {
-		httpError(w, http.StatusNotImplemented, "this server has no measurement client wired in (Config.Measure); run ssevsws compare instead")
-		return
-	}
 	if !s.dropAllowed(r) {
 		httpError(w, http.StatusForbidden, "measure is allowed without the token only on this machine, as http://localhost:<port> or a loopback address; else send the token printed at start (Authorization: Bearer <token>, or open the page as /?token=<token>)")
+		return
+	}
+	if s.cfg.Measure == nil {
+		httpError(w, http.StatusNotImplemented, "this server has no measurement client wired in (Config.Measure); run ssevsws compare instead")
 		return
 	}
 	if !s.measuring.CompareAndSwap(false, true) {

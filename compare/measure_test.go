@@ -1,24 +1,27 @@
-package compare
+package compare_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/ssevsws/ssevsws/compare/comparetest"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // POST /measure answers with the same report as `ssevsws compare -json`,
 // measured on a second server: the page's own clients are not dropped.
 func TestMeasure(t *testing.T) {
 	cfg := fastConfig()
-	cfg.MeasureDuration = 50 * time.Millisecond
-	cfg.MeasureClients = 20
-	ts := startServer(t, cfg, "127.0.0.1:0")
+	cfg.Measure = probe.Options{Clients: 20, Duration: 50 * time.Millisecond}.Measure
+	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	viewer, _ := runSSE(t, ts)
 	viewer.waitFor(t, "the viewer's first tick", atLeastTicks(1))
 	client := newHTTPClient(t)
 
-	resp, err := client.Post(ts.url("http", "/measure"), "", nil)
+	resp, err := client.Post(ts.URL("http", "/measure"), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,11 +29,11 @@ func TestMeasure(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST /measure: %d", resp.StatusCode)
 	}
-	var rep Report
+	var rep probe.Report
 	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]Row{}
+	rows := map[string]probe.Row{}
 	for _, r := range rep.Rows {
 		rows[r.Key] = r
 	}
@@ -47,12 +50,12 @@ func TestMeasure(t *testing.T) {
 		t.Errorf("the measurement touched this server: %+v", st.SSE)
 	}
 	seqs, _ := viewer.snapshot()
-	checkNoLoss(t, "viewer", seqs)
+	comparetest.CheckNoLoss(t, "viewer", seqs)
 
 	// One at a time, and not for foreign pages.
-	ts.measuring.Store(true)
-	busy, err := client.Post(ts.url("http", "/measure"), "", nil)
-	ts.measuring.Store(false)
+	ts.SetMeasuring(true)
+	busy, err := client.Post(ts.URL("http", "/measure"), "", nil)
+	ts.SetMeasuring(false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +63,7 @@ func TestMeasure(t *testing.T) {
 	if busy.StatusCode != http.StatusConflict {
 		t.Errorf("while another runs: %d, want 409", busy.StatusCode)
 	}
-	req, _ := http.NewRequest("POST", ts.url("http", "/measure"), nil)
+	req, _ := http.NewRequest("POST", ts.URL("http", "/measure"), nil)
 	req.Header.Set("Origin", "http://evil.example")
 	foreign, err := client.Do(req)
 	if err != nil {
@@ -69,5 +72,24 @@ func TestMeasure(t *testing.T) {
 	foreign.Body.Close()
 	if foreign.StatusCode != http.StatusForbidden {
 		t.Errorf("from a foreign page: %d, want 403", foreign.StatusCode)
+	}
+}
+
+// A server with no measurement client wired in (a library user's, say)
+// says so with 501 and a reason, instead of measuring nothing.
+func TestMeasureNotWiredIn(t *testing.T) {
+	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	resp, err := newHTTPClient(t).Post(ts.URL("http", "/measure"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct{ Error string }
+	if resp.StatusCode != http.StatusNotImplemented || json.Unmarshal(data, &e) != nil || e.Error == "" {
+		t.Errorf("POST /measure without Config.Measure: %d %q; want 501 with {\"error\": \"<why>\"}", resp.StatusCode, data)
 	}
 }

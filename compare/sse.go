@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"mime"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ssevsws/ssevsws/sse"
@@ -52,14 +55,24 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 		log.Debug("stream ended", "reason", err)
 	case errors.Is(err, ErrDropped), errors.Is(err, ErrTooSlow):
 		log.Info("stream ended", "reason", err)
-	case errors.Is(err, errClientGone):
-		log.Debug("client went away")
+	case errors.Is(err, errClientGone), clientLeft(r, err):
+		log.Debug("client went away", "err", err)
 	default:
 		log.Info("stream lost", "err", err)
 	}
 }
 
 var errClientGone = errors.New("client went away")
+
+// clientLeft reports whether a failed write only means that the client
+// closed its end, which is routine: a tab closed, an EventSource closed
+// over HTTP/2 (its stream is reset, and the next write says "stream
+// closed"). Those are logged at debug, not as a lost stream.
+func clientLeft(r *http.Request, err error) bool {
+	return r.Context().Err() != nil ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) ||
+		strings.HasSuffix(err.Error(), "stream closed") // net/http's HTTP/2 errStreamClosed is not exported
+}
 
 // sseOut writes one subscription to one stream and keeps the stats.
 type sseOut struct {
@@ -178,9 +191,11 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, err.Error())
 		return // not a refused chat: there is no one to refuse it to
 	case errors.As(err, &limited):
+		// Retry-After says when, in whole seconds (HTTP has no finer
+		// unit); the body does not repeat it in other words.
 		secs := int64((limited.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		httpError(w, http.StatusTooManyRequests, err.Error())
+		httpError(w, http.StatusTooManyRequests, "chat rate limit exceeded")
 	case errors.Is(err, ErrQueueFull):
 		w.Header().Set("Retry-After", "1")
 		httpError(w, http.StatusServiceUnavailable, err.Error())

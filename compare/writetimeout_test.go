@@ -1,10 +1,13 @@
-package compare
+package compare_test
 
 import (
 	"context"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // A stuck client whose queue is too long to fill before the write timeout
@@ -17,7 +20,7 @@ func TestStuckClientDroppedByWriteTimeoutIsCounted(t *testing.T) {
 	cfg.WriteTimeout = 300 * time.Millisecond
 	cfg.Heartbeat = -1
 	ts := serveSmallBuffers(t, cfg)
-	tg, err := NewTarget(ts.url("http", "/"))
+	tg, err := probe.NewTarget(ts.URL("http", "/"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,8 +33,8 @@ func TestStuckClientDroppedByWriteTimeoutIsCounted(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, tr := range Transports {
-		c, err := DialRaw(ctx, tg, tr, "") // reads up to the first tick, then never again
+	for _, tr := range compare.Transports {
+		c, err := probe.DialRaw(ctx, tg, tr, "") // reads up to the first tick, then never again
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -54,7 +54,8 @@ func InProcessConfig() compare.Config {
 }
 
 // Report is the result of Compare: the side-by-side table (Rows) and every
-// probe's full result (Results), as `ssevsws compare -json` prints it.
+// probe's full result (Results). Its JSON is what `ssevsws compare -json`
+// prints and what POST /measure answers, so scripts may rely on its fields.
 type Report struct {
 	Date       time.Time                      `json:"date"`
 	Go         string                         `json:"go"`

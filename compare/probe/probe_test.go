@@ -8,11 +8,23 @@ import (
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 )
 
-func probeTarget(t *testing.T, ts *testServer) *Target {
+// fastConfig is a server that ticks fast enough for the probes to take
+// several samples in a test's time, and comes back fast after a drop.
+func fastConfig() compare.Config {
+	return compare.Config{
+		Interval:      20 * time.Millisecond,
+		Retry:         30 * time.Millisecond,
+		ShutdownRetry: 30 * time.Millisecond,
+		Logger:        comparetest.Logger(),
+	}
+}
+
+func probeTarget(t *testing.T, ts *comparetest.Server) *Target {
 	t.Helper()
-	tg, err := NewTarget("http://" + ts.addr)
+	tg, err := NewTarget("http://" + ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +44,7 @@ func probeCtx(t *testing.T) context.Context {
 func TestProbes(t *testing.T) {
 	cfg := fastConfig()
 	cfg.ChatRate = -1
-	ts := startServer(t, cfg, "127.0.0.1:0")
+	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	tg := probeTarget(t, ts)
 	ctx := probeCtx(t)
 	for _, tr := range compare.Transports {
@@ -79,7 +91,7 @@ func TestProbes(t *testing.T) {
 func TestRoundTripWaitsOutTheRateLimit(t *testing.T) {
 	cfg := fastConfig()
 	cfg.ChatRate, cfg.ChatBurst = 20, 2
-	ts := startServer(t, cfg, "127.0.0.1:0")
+	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	rt, err := RoundTrip(probeCtx(t), probeTarget(t, ts), compare.WS, Budget{Min: 4}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +102,7 @@ func TestRoundTripWaitsOutTheRateLimit(t *testing.T) {
 }
 
 func TestDropNeedsLoopbackOrTokenForProbes(t *testing.T) {
-	ts := startServer(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
 	tg := probeTarget(t, ts)
 	tg.DropToken = "wrong"
 	if _, err := tg.Drop(probeCtx(t), compare.SSE); err == nil {
@@ -113,55 +125,6 @@ func TestNewTarget(t *testing.T) {
 	}
 	if got := tg.hostPort(); got != "example.org:443" {
 		t.Errorf("hostPort %q", got)
-	}
-}
-
-func TestParseSSE(t *testing.T) {
-	var scratch []byte
-	msgs := parseSSE(nil, &scratch, []byte("id: 7\nevent: tick\ndata: {\"seq\":7}\n\nevent: echo\ndata: a\ndata: b\n\n"))
-	if len(msgs) != 2 || msgs[0].Kind != MsgTick || msgs[0].Seq != 7 || msgs[1].Kind != MsgEcho || string(msgs[1].Data) != "a\nb" {
-		t.Errorf("got %+v", msgs)
-	}
-	if string(msgs[0].Data) != `{"seq":7}` {
-		t.Errorf("first event's data %q after parsing the second", msgs[0].Data)
-	}
-	for _, other := range []string{"retry: 250\n\n", ": keep-alive\n"} {
-		if msgs := parseSSE(nil, &scratch, []byte(other)); len(msgs) != 1 || msgs[0].Kind != MsgOther {
-			t.Errorf("%q: got %+v", other, msgs)
-		}
-	}
-	msgs = parseSSE(nil, &scratch, []byte("event: gap\ndata: {\"from\":3,\"to\":9}\n\n"))
-	if msgs[0].Kind != MsgGap || msgs[0].Seq != 3 || msgs[0].To != 9 {
-		t.Errorf("gap: %+v", msgs[0])
-	}
-}
-
-func TestParseHelpers(t *testing.T) {
-	data := []byte(`{"type":"hello","client":"ABC","seq":12,"text":"x"}`)
-	if got := string(jsonString(data, "type")); got != "hello" {
-		t.Errorf("type %q", got)
-	}
-	if got := string(jsonString(data, "client")); got != "ABC" {
-		t.Errorf("client %q", got)
-	}
-	if got := jsonInt(data, "seq"); got != 12 {
-		t.Errorf("seq %d", got)
-	}
-	if got := jsonString(data, "missing"); got != nil {
-		t.Errorf("missing %q", got)
-	}
-	for line, want := range map[string]int{"5f\r\n": 0x5f, "A;ext=1\r\n": 10, "0\r\n": 0} {
-		if got, err := parseChunkSize([]byte(line)); err != nil || got != want {
-			t.Errorf("parseChunkSize(%q) = %d, %v; want %d", line, got, err, want)
-		}
-	}
-	for _, bad := range []string{"\r\n", "zz\r\n", "123456789\r\n"} {
-		if _, err := parseChunkSize([]byte(bad)); err == nil {
-			t.Errorf("parseChunkSize(%q) accepted", bad)
-		}
-	}
-	if got := string(appendJSONString(nil, "a\"b\\c\n")); got != `"a\"b\\c\u000a"` {
-		t.Errorf("appendJSONString: %s", got)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/ssevsws/ssevsws/compare"
 	"github.com/ssevsws/ssevsws/sse"
 	"github.com/ssevsws/ssevsws/ws"
@@ -58,18 +60,17 @@ type Reconnector struct {
 	cancel   context.CancelFunc
 	done     chan error
 
-	mu       sync.Mutex
-	changed  chan struct{}
-	opens    int               // connections opened so far
-	ticks    int               // ticks received so far
-	lastSeq  int64             // seq of the newest tick
-	lastAt   time.Time         // when it arrived
-	firstAt  map[int]time.Time // connection number → its first tick's arrival
-	lossAt   []time.Time       // when the client saw a connection end
-	reqAt    []time.Time       // when the client sent a request
-	lost     int64
-	dup      int64
-	runError error
+	mu      sync.Mutex
+	changed chan struct{}
+	opens   int               // connections opened so far
+	ticks   int               // ticks received so far
+	lastSeq int64             // seq of the newest tick
+	lastAt  time.Time         // when it arrived
+	firstAt map[int]time.Time // connection number → its first tick's arrival
+	lossAt  []time.Time       // when the client saw a connection end
+	reqAt   []time.Time       // when the client sent a request
+	lost    int64
+	dup     int64
 }
 
 // NewReconnector starts a client of transport t and waits for its first
@@ -108,7 +109,7 @@ func NewReconnector(ctx context.Context, tg *Target, t compare.Transport, opts R
 		if backoff <= 0 {
 			backoff = 250 * time.Millisecond
 		}
-		c := &ws.Client{URL: u.String(), DialOptions: wsDialOptions(hc),
+		c := &ws.Client{URL: u.String(), DialOptions: &websocket.DialOptions{HTTPClient: hc},
 			MinBackoff: backoff, MaxBackoff: 10 * time.Second,
 			OnOpen: r.opened, OnError: r.failed}
 		go func() {

@@ -1,21 +1,5 @@
 package probe
 
-// Probes measure both transports the same way. `ssevsws compare` and the
-// go test -bench suites in benchmarks/ both call them, so a number in the
-// table and the matching benchmark come from the same code.
-//
-// Read the files in this order:
-//
-//   - probe.go:           Target (where to connect), Summary (percentiles).
-//   - probe_raw.go:       RawConn, a hand-written client that sends the
-//     fewest bytes a valid client may send and counts every byte it reads.
-//   - probe_connect.go:   Connect: dial to first tick, handshake bytes.
-//   - probe_roundtrip.go: RoundTrip: chat up, echo down.
-//   - probe_reconnect.go: Reconnect: drop, resume, lost ticks.
-//   - probe_idle.go:      Idle: what an idle connection costs the server.
-//   - probe_fanout.go:    Server.PublishNext, the hook that times one fan-out.
-//   - probe_report.go:    Compare: every probe on both transports, one table.
-
 import (
 	"context"
 	"crypto/tls"
@@ -23,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -198,59 +180,4 @@ func (tg *Target) Drop(ctx context.Context, t compare.Transport) (int, error) {
 		return 0, fmt.Errorf("POST /drop: %w", err)
 	}
 	return n.Dropped, nil
-}
-
-// Summary describes a set of duration samples.
-type Summary struct {
-	N   int           `json:"n"`
-	Min time.Duration `json:"min_ns"`
-	P50 time.Duration `json:"p50_ns"`
-	P90 time.Duration `json:"p90_ns"`
-	P99 time.Duration `json:"p99_ns"`
-	Max time.Duration `json:"max_ns"`
-}
-
-// Summarize computes the percentiles of samples (nearest rank). It does not
-// change samples.
-func Summarize(samples []time.Duration) Summary {
-	if len(samples) == 0 {
-		return Summary{}
-	}
-	s := slices.Clone(samples)
-	slices.Sort(s)
-	rank := func(p float64) time.Duration {
-		i := int(math.Ceil(p*float64(len(s)))) - 1
-		return s[min(max(i, 0), len(s)-1)]
-	}
-	return Summary{N: len(s), Min: s[0], P50: rank(0.50), P90: rank(0.90), P99: rank(0.99), Max: s[len(s)-1]}
-}
-
-// Budget bounds a probe that repeats a measurement: it runs at least Min
-// times and then stops when Duration is over or Max samples are taken,
-// whichever comes first.
-type Budget struct {
-	Duration time.Duration // 0: no time limit, only Min
-	Min, Max int           // Min 0 means 1; Max 0 means no limit
-}
-
-// more reports whether a probe that has n samples and started at start
-// should take another.
-func (b Budget) more(n int, start time.Time) bool {
-	if n < max(b.Min, 1) {
-		return true
-	}
-	if b.Max > 0 && n >= b.Max {
-		return false
-	}
-	return b.Duration > 0 && time.Since(start) < b.Duration
-}
-
-// deadlineWatch makes blocking I/O on nc return once ctx is done, by moving
-// nc's deadline into the past. The returned stop must be called when the I/O
-// is over; it reports whether ctx ended it.
-func deadlineWatch(ctx context.Context, nc net.Conn) (stop func() bool) {
-	if ctx.Done() == nil {
-		return func() bool { return false }
-	}
-	return context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 }

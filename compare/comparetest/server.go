@@ -1,11 +1,5 @@
 //go:build !js
 
-// Package comparetest runs a real compare.Server for tests and benchmarks,
-// as net/http/httptest does for handlers: on a real loopback listener, shut
-// down and checked when the test ends. Every test layer of the project
-// (compare, compare/probe, benchmarks, web, web/browser, cmd/ssevsws) starts
-// its servers here, so "start a server and wait until it answers" exists
-// once, with one set of retry timings.
 package comparetest
 
 import (
@@ -17,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -175,27 +168,4 @@ func Logger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// Seqs prints a list of tick seqs compactly, runs of consecutive seqs as
-// a..b, so that a failure message shows at a glance where ticks went
-// missing or came twice: [1..5 7..9] lost 6.
-func Seqs(seqs []int64) string {
-	var b strings.Builder
-	for i := 0; i < len(seqs); {
-		j := i
-		for j+1 < len(seqs) && seqs[j+1] == seqs[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteString(" ")
-		}
-		if i == j {
-			fmt.Fprint(&b, seqs[i])
-		} else {
-			fmt.Fprintf(&b, "%d..%d", seqs[i], seqs[j])
-		}
-		i = j + 1
-	}
-	return "[" + b.String() + "]"
 }

@@ -1,0 +1,308 @@
+package benchmarks
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssevsws/ssevsws/compare"
+)
+
+// loadEnv, when set, makes the test binary a load process instead of a test
+// run: it holds the connections its value describes (a loadSpec as JSON)
+// and records when each tick arrives (TestMain in main_test.go sends such a
+// process to runLoadProcess, in loadclient_test.go).
+const loadEnv = "SSEVSWS_BENCH_LOAD_CLIENTS"
+
+// loadSpec is one load process's share of the connections.
+type loadSpec struct {
+	URL     string   `json:"url"`
+	SSE     int      `json:"sse"`     // SSE connections
+	WS      int      `json:"ws"`      // WebSocket connections
+	Sources []string `json:"sources"` // source addresses, used in turn; none: the system picks
+	First   int      `json:"first"`   // number of this process's first connection, so that the turns continue across processes
+}
+
+// loadCounts is what the clients of one transport saw since the window
+// began.
+type loadCounts struct {
+	Hist   histCounts `json:"hist"`   // delivery latency of every tick
+	Ticks  int64      `json:"ticks"`  // ticks read
+	Lost   int64      `json:"lost"`   // holes in a connection's seqs
+	Closed int64      `json:"closed"` // connections that ended
+}
+
+func (c loadCounts) merge(o loadCounts) loadCounts {
+	return loadCounts{Hist: c.Hist.merge(o.Hist), Ticks: c.Ticks + o.Ticks, Lost: c.Lost + o.Lost, Closed: c.Closed + o.Closed}
+}
+
+// loadReport is both transports' loadCounts, and the CPU time the load
+// processes spent since the window began.
+type loadReport struct {
+	SSE loadCounts    `json:"sse"`
+	WS  loadCounts    `json:"ws"`
+	CPU time.Duration `json:"cpu_ns"`
+}
+
+func (r loadReport) of(t compare.Transport) loadCounts {
+	if t == compare.SSE {
+		return r.SSE
+	}
+	return r.WS
+}
+
+func (r loadReport) all() loadCounts { return r.SSE.merge(r.WS) }
+
+// loadProcs drives the load processes, one line at a time on their
+// standard input and output:
+//
+//	← "ready"          every connection is open and has had its first tick
+//	→ "w"              start a window: forget what was seen so far
+//	← "ok"
+//	→ "r"              report
+//	← a loadReport as one line of JSON
+//	→ "q"              close every connection and quit
+//	← "bye"
+type loadProcs struct {
+	procs   []*loadProc
+	sources []string
+}
+
+type loadProc struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Reader
+	stderr *syncBuffer
+}
+
+// startLoad starts enough load processes for nSSE + nWS connections to url,
+// at most perProc each, dialling from enough loopback source addresses for
+// at most perSource connections each, and waits until they are all open.
+func startLoad(url string, nSSE, nWS, perProc, perSource int) (*loadProcs, error) {
+	n := nSSE + nWS
+	lp := &loadProcs{}
+	if k := (n + perSource - 1) / perSource; k > 1 {
+		for i := range k {
+			lp.sources = append(lp.sources, fmt.Sprintf("127.0.0.%d", i+1))
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	p := max(1, (n+perProc-1)/perProc)
+	first := 0
+	for i := range p {
+		spec := loadSpec{URL: url, SSE: nSSE*(i+1)/p - nSSE*i/p, WS: nWS*(i+1)/p - nWS*i/p, Sources: lp.sources, First: first}
+		first += spec.SSE + spec.WS
+		js, _ := json.Marshal(spec)
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), loadEnv+"="+string(js))
+		pr := &loadProc{cmd: cmd, stderr: &syncBuffer{}}
+		cmd.Stderr = pr.stderr
+		if pr.in, err = cmd.StdinPipe(); err == nil {
+			var out io.ReadCloser
+			if out, err = cmd.StdoutPipe(); err == nil {
+				pr.out = bufio.NewReaderSize(out, 64<<10)
+				err = cmd.Start()
+			}
+		}
+		if err != nil {
+			lp.close()
+			return nil, err
+		}
+		lp.procs = append(lp.procs, pr)
+	}
+	// They all dial at once; wait for each to say ready.
+	for i, pr := range lp.procs {
+		if _, err := pr.read("ready"); err != nil {
+			// Another process may have failed first, and this one for
+			// that reason: say what each of them said.
+			errs := []error{fmt.Errorf("load process %d of %d: %w", i+1, len(lp.procs), err)}
+			cerr := lp.close()
+			return nil, errors.Join(append(errs, cerr)...)
+		}
+	}
+	return lp, nil
+}
+
+// read reads one line; with want set, it must be want.
+func (p *loadProc) read(want string) (string, error) {
+	line, err := p.out.ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("load process: %w; it said:\n%s", err, p.stderr.tail())
+	}
+	line = strings.TrimSuffix(line, "\n")
+	if want != "" && line != want {
+		return "", fmt.Errorf("load process said %q, want %q", line, want)
+	}
+	return line, nil
+}
+
+func (p *loadProc) say(cmd string) error {
+	if _, err := io.WriteString(p.in, cmd+"\n"); err != nil {
+		return fmt.Errorf("load process: %w; it said:\n%s", err, p.stderr.tail())
+	}
+	return nil
+}
+
+// window makes every process forget what it has seen so far.
+func (lp *loadProcs) window() error {
+	for _, p := range lp.procs {
+		if err := p.say("w"); err != nil {
+			return err
+		}
+	}
+	for _, p := range lp.procs {
+		if _, err := p.read("ok"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// report adds up what every process saw since the window began.
+func (lp *loadProcs) report() (loadReport, error) {
+	var sum loadReport
+	for _, p := range lp.procs {
+		if err := p.say("r"); err != nil {
+			return sum, err
+		}
+	}
+	for _, p := range lp.procs {
+		line, err := p.read("")
+		if err != nil {
+			return sum, err
+		}
+		var r loadReport
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return sum, fmt.Errorf("load process report %.100q: %w", line, err)
+		}
+		sum.SSE, sum.WS = sum.SSE.merge(r.SSE), sum.WS.merge(r.WS)
+		sum.CPU += r.CPU
+	}
+	return sum, nil
+}
+
+// close ends every process: it closes its connections and exits.
+func (lp *loadProcs) close() error {
+	var errs []error
+	for i, p := range lp.procs {
+		if p.say("q") == nil {
+			p.read("bye")
+		}
+		p.in.Close()
+		if err := p.cmd.Wait(); err != nil {
+			errs = append(errs, fmt.Errorf("load process %d of %d: %w; it said:\n%s", i+1, len(lp.procs), err, p.stderr.tail()))
+		}
+	}
+	lp.procs = nil
+	return errors.Join(errs...)
+}
+
+// syncBuffer keeps what a load process writes to its standard error.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// tail is the last 2 KiB written.
+func (b *syncBuffer) tail() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.String()
+	return s[max(0, len(s)-2048):]
+}
+
+// The load process holds its connections from the source addresses it is
+// given, reads every tick and reports them. (A quick test: go test runs it,
+// no -bench needed.)
+func TestLoadProcess(t *testing.T) {
+	cfg := quietConfig()
+	cfg.Interval = 20 * time.Millisecond
+	rec := &sourceListener{seen: map[string]int{}}
+	s := startServerOn(t, cfg, func(ln net.Listener) net.Listener { rec.Listener = ln; return rec })
+	lp, err := startLoad(s.URL("http", "/"), 3, 5, 4, 3) // 2 processes, 3 source addresses
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := lp.close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if len(lp.procs) != 2 || len(lp.sources) != 3 {
+		t.Fatalf("%d processes, sources %v; want 2 and 3", len(lp.procs), lp.sources)
+	}
+	if err := s.holds(3, 5, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	if len(rec.seen) != 3 {
+		t.Errorf("connections came from %v, want 127.0.0.1 to 127.0.0.3", rec.seen)
+	}
+	rec.mu.Unlock()
+	if err := lp.window(); err != nil {
+		t.Fatal(err)
+	}
+	conns := map[compare.Transport]int64{compare.SSE: 3, compare.WS: 5}
+	// Ask for reports until every connection has had five ticks or so.
+	var rep loadReport
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if rep, err = lp.report(); err != nil {
+			t.Fatal(err)
+		}
+		if rep.SSE.Ticks >= 5*conns[compare.SSE] && rep.WS.Ticks >= 5*conns[compare.WS] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: %d SSE and %d WebSocket ticks, want %d and %d",
+				rep.SSE.Ticks, rep.WS.Ticks, 5*conns[compare.SSE], 5*conns[compare.WS])
+		}
+		time.Sleep(cfg.Interval)
+	}
+	for _, tr := range compare.Transports {
+		r, conns := rep.of(tr), conns[tr]
+		// Every tick counted is in the histogram too (each has a time).
+		if r.Ticks < 5*conns || r.Hist.N() != r.Ticks || r.Lost != 0 || r.Closed != 0 {
+			t.Errorf("%s: %d ticks (histogram: %d) over %d connections, %d lost, %d closed", tr.Name(), r.Ticks, r.Hist.N(), conns, r.Lost, r.Closed)
+		}
+		if q := r.Hist.Quantile(0.5); q <= 0 || q > time.Second {
+			t.Errorf("%s: delivery p50 %v", tr.Name(), q)
+		}
+	}
+}
+
+// sourceListener counts accepted connections by source address.
+type sourceListener struct {
+	net.Listener
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (l *sourceListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+		l.mu.Lock()
+		l.seen[host]++
+		l.mu.Unlock()
+	}
+	return c, err
+}
