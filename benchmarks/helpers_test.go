@@ -1,7 +1,6 @@
 package benchmarks
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"testing"
@@ -50,19 +49,14 @@ func startServerOn(tb testing.TB, cfg compare.Config, wrap func(net.Listener) ne
 	if _, err := probe.RaiseFileLimit(); err != nil {
 		tb.Logf("open file limit: %v", err)
 	}
-	srv, err := compare.New(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	ln, err := comparetest.Listen("127.0.0.1:0")
 	if err != nil {
-		srv.Shutdown(context.Background())
 		tb.Fatal(err)
 	}
 	if wrap != nil {
 		ln = wrap(ln)
 	}
-	s := comparetest.Serve(tb, srv, ln)
+	s := comparetest.Serve(tb, cfg, ln)
 	tg, err := probe.NewTarget(s.URL("http", "/"))
 	if err != nil {
 		tb.Fatal(err)

@@ -309,16 +309,11 @@ func TestShutdownCutsStuckClients(t *testing.T) {
 // the test ends.
 func serveSmallBuffers(t *testing.T, cfg compare.Config) *comparetest.Server {
 	t.Helper()
-	srv, err := compare.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := comparetest.Listen("127.0.0.1:0")
 	if err != nil {
-		srv.Shutdown(context.Background())
 		t.Fatal(err)
 	}
-	return comparetest.Serve(t, srv, smallBuffers{ln})
+	return comparetest.Serve(t, cfg, smallBuffers{ln})
 }
 
 // smallBuffers shrinks the server side's send buffer of every connection.

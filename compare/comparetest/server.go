@@ -80,11 +80,16 @@ func Start(tb testing.TB, cfg compare.Config, addr string) *Server {
 	return s
 }
 
-// Serve serves srv on ln until tb ends, like Start. Tests use it when the
-// listener is special (one that shrinks socket buffers, say) or the server
-// must be built before it serves.
-func Serve(tb testing.TB, srv *compare.Server, ln net.Listener) *Server {
+// Serve serves cfg on ln until tb ends, like Start. Tests use it when the
+// listener is special: one that shrinks socket buffers, or counts where
+// connections come from. ln is closed if cfg is refused.
+func Serve(tb testing.TB, cfg compare.Config, ln net.Listener) *Server {
 	tb.Helper()
+	srv, err := compare.New(cfg)
+	if err != nil {
+		ln.Close()
+		tb.Fatal(err)
+	}
 	s := serve(srv, ln)
 	tb.Cleanup(func() { s.stopChecked(tb) })
 	return s
