@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strings"
 	"sync"
@@ -137,11 +136,7 @@ func printTable(w io.Writer, rep *probe.Report) {
 	// Labels to the left, numbers to the right, so that digits line up.
 	cells := [][4]string{{"", "SSE", "WebSocket", "SSE ÷ WS"}}
 	for _, r := range rep.Rows {
-		ratio := "—"
-		if r.Ratio != nil {
-			ratio = fmt.Sprintf("%.2f×", *r.Ratio)
-		}
-		cells = append(cells, [4]string{r.Label, value(r.SSE, r.Unit), value(r.WS, r.Unit), ratio})
+		cells = append(cells, [4]string{r.Label, r.SSEText, r.WSText, r.RatioText})
 	}
 	var width [4]int
 	for _, row := range cells {
@@ -165,37 +160,6 @@ func printTable(w io.Writer, rep *probe.Report) {
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "  %s\n", n)
 	}
-}
-
-// value formats a measure in its unit; nil is "n/a".
-func value(v *float64, unit string) string {
-	if v == nil {
-		return "n/a"
-	}
-	x := *v
-	var s string
-	switch unit {
-	case "ms":
-		if x < 10 {
-			s = fmt.Sprintf("%.3f", x)
-		} else {
-			s = fmt.Sprintf("%.1f", x)
-		}
-	case "µs", "KiB":
-		s = fmt.Sprintf("%.1f", x)
-	case "B":
-		s = fmt.Sprintf("%.0f", x)
-	default:
-		if x == math.Trunc(x) {
-			s = fmt.Sprintf("%.0f", x)
-		} else {
-			s = fmt.Sprintf("%.2f", x)
-		}
-	}
-	if unit != "" {
-		s += " " + unit
-	}
-	return s
 }
 
 // progress shows how far Compare is: a bar redrawn in place on a terminal,

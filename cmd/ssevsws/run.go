@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
@@ -48,6 +51,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ln, err := net.Listen("tcp", opts.addr)
 	if err != nil {
 		log.Error("cannot listen", "addr", opts.addr, "err", err)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			fmt.Fprintf(stderr, "ssevsws: %s is taken: another program (another ssevsws?) listens there.\n"+
+				"Stop it, or pick another port: -addr 127.0.0.1:0 takes any free one (the log says which), -addr localhost:8081 that one.\n", opts.addr)
+		}
 		srv.Shutdown(context.Background())
 		return 1
 	}
@@ -71,8 +78,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	url := scheme + "://" + ln.Addr().String() + "/"
 	log.Info("listening", "addr", ln.Addr().String(), "interval", srv.Config().Interval, "retry", srv.Config().Retry,
 		"heartbeat", srv.Config().Heartbeat, "replay", srv.Config().Replay)
-	log.Info("drop from other machines with this token", "header", "Authorization: Bearer "+srv.DropToken(),
-		"page", url+"?token="+srv.DropToken())
+	if onLoopback(ln.Addr()) {
+		// No other machine can reach a loopback listener; the token still
+		// matters to a proxy on this machine, whose requests carry its Host.
+		log.Info("listening on loopback: reachable from this machine only; /drop and /measure need no token here, "+
+			"or this token through a proxy", "header", "Authorization: Bearer "+srv.DropToken(), "page", url+"?token="+srv.DropToken())
+	} else {
+		log.Info("drop from other machines with this token", "header", "Authorization: Bearer "+srv.DropToken(),
+			"page", url+"?token="+srv.DropToken())
+	}
 	fmt.Fprintf(stdout, "ssevsws: open %s\n", url)
 
 	served := make(chan error, 1)
@@ -155,6 +169,9 @@ SSEVSWS_DROP_TOKEN sets the token that allows POST /drop from non-loopback addre
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
 	}
+	if err := checkPositive(fs); err != nil {
+		return o, err
+	}
 	if o.certFile != "" || o.keyFile != "" {
 		o.tls = true
 	}
@@ -171,4 +188,38 @@ SSEVSWS_DROP_TOKEN sets the token that allows POST /drop from non-loopback addre
 		return o, fmt.Errorf("-log %q: want debug, info, warn or error", *logLevel)
 	}
 	return o, nil
+}
+
+// mustBePositive are the flags whose zero would silently mean "the default"
+// in compare.Config, and whose negative compare.New refuses: asked for
+// explicitly, a zero is a mistake, so it is refused as clearly as a
+// negative.
+var mustBePositive = []string{"interval", "retry", "replay", "read-limit", "write-timeout", "queue"}
+
+// checkPositive refuses 0 or less for each of mustBePositive that was set.
+func checkPositive(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err != nil || !slices.Contains(mustBePositive, f.Name) {
+			return
+		}
+		v := f.Value.String()
+		positive := false
+		if d, derr := time.ParseDuration(v); derr == nil {
+			positive = d > 0
+		} else if n, nerr := strconv.ParseInt(v, 10, 64); nerr == nil {
+			positive = n > 0
+		}
+		if !positive {
+			err = fmt.Errorf("-%s %s: must be more than 0 (default %s)", f.Name, v, f.DefValue)
+		}
+	})
+	return err
+}
+
+// onLoopback reports whether addr is a loopback address, where only this
+// machine can connect.
+func onLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }

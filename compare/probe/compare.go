@@ -81,6 +81,12 @@ type Row struct {
 	WS    *float64 `json:"ws"`
 	Ratio *float64 `json:"ratio"` // SSE ÷ WebSocket
 	Note  string   `json:"note,omitempty"`
+
+	// The same values as text, by Format and FormatRatio, so that the CLI
+	// and the page print one number one way.
+	SSEText   string `json:"sse_text"`
+	WSText    string `json:"ws_text"`
+	RatioText string `json:"ratio_text"`
 }
 
 // Results holds every probe's result for one transport.
@@ -278,6 +284,7 @@ func rows(res map[compare.Transport]*Results, idle bool) []Row {
 		if !idle && d.key == "idle_rss" {
 			row.Note = "n/a: needs the in-process server"
 		}
+		row.SSEText, row.WSText, row.RatioText = Format(row.SSE, row.Unit), Format(row.WS, row.Unit), FormatRatio(row.Ratio)
 		out = append(out, row)
 	}
 	return out

@@ -21,7 +21,7 @@ export class Measure {
   async run() {
     this.button.disabled = true;
     this.running = true;
-    this.status.textContent = "measuring both transports (about 10 s)…";
+    this.status.textContent = "measuring both transports (a few seconds)…";
     this.table.dataset.state = "running";
     const headers = {};
     const t = token();
@@ -61,20 +61,17 @@ export class Measure {
       th.scope = "row";
       th.textContent = row.label;
       if (row.note) th.title = row.note;
-      tr.append(th, cell(row.sse, row.unit), cell(row.ws, row.unit), cell(row.ratio, "×"));
+      // The server formats every value (probe.Format), so the page and
+      // ssevsws compare print the same number the same way.
+      tr.append(th, cell(row.sse_text), cell(row.ws_text), cell(row.ratio_text));
       body.append(tr);
     }
     this.table.hidden = false;
   }
 }
 
-function cell(v, unit) {
+function cell(text) {
   const td = document.createElement("td");
-  if (v === null || v === undefined) {
-    td.textContent = "—";
-  } else {
-    const digits = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
-    td.textContent = `${v.toFixed(digits)}${unit === "×" ? "×" : unit ? " " + unit : ""}`;
-  }
+  td.textContent = text;
   return td;
 }
