@@ -59,7 +59,7 @@ func BenchmarkConnect(b *testing.B) {
 			}
 			// Let the server finish with the last connections so that their
 			// teardown is counted too.
-			s.WaitOpen(b, t, 0, 10*time.Second)
+			s.waitOpen(b, t, 0)
 			runtime.ReadMemStats(&m1)
 			n := float64(b.N)
 			b.ReportMetric(float64(probe.Summarize(samples).P50), "p50-ns")

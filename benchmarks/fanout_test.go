@@ -77,7 +77,7 @@ func benchFanout(b *testing.B, t compare.Transport, n int) {
 	if err := floor.accept(n); err != nil {
 		b.Fatal(err)
 	}
-	s.WaitOpen(b, t, int64(n), 10*time.Second)
+	s.waitOpen(b, t, int64(n))
 
 	var realWall, realCPU, floorCPU time.Duration
 	var allocs, bytes uint64

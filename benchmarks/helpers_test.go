@@ -65,9 +65,18 @@ func startServerOn(tb testing.TB, cfg compare.Config, wrap func(net.Listener) ne
 	return &server{Server: s, tg: tg}
 }
 
+// waitOpen waits until the server holds want connections of transport t,
+// and ends the benchmark if it never does.
+func (s *server) waitOpen(tb testing.TB, t compare.Transport, want int64) {
+	tb.Helper()
+	if err := comparetest.WaitOpen(s.Server.Server, t, want, 10*time.Second); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // holds waits until the server has exactly sse and ws connections open at
 // the same moment: the soak and its load processes open both transports at
-// once, and comparetest's WaitOpen watches one.
+// once, and compare.Server.WaitOpen watches one.
 func (s *server) holds(sse, ws int64, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {

@@ -34,7 +34,7 @@ type badInput struct {
 // the status or close code that says why. None may panic or leave a
 // goroutine behind (TestMain's leak check runs after the whole package).
 func TestBadInput(t *testing.T) {
-	cfg := fastConfig()
+	cfg := comparetest.Fast()
 	cfg.HeaderTimeout = 300 * time.Millisecond
 	cfg.DropToken = "s3cret"
 	// No request here may get as far as measuring; without a Measure the

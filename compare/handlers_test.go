@@ -18,7 +18,7 @@ import (
 // A client whose last id is older than the window gets a gap first, then
 // the whole window, then live ticks.
 func TestResumeOlderThanWindowSendsGap(t *testing.T) {
-	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, comparetest.Fast(), "127.0.0.1:0")
 	window := ts.Clock().Window()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -58,7 +58,7 @@ func TestResumeOlderThanWindowSendsGap(t *testing.T) {
 
 // CORS lets the configured origins read /sse, /chat and /stats and nobody else.
 func TestCORS(t *testing.T) {
-	cfg := fastConfig()
+	cfg := comparetest.Fast()
 	cfg.Origins = []string{"http://localhost:3000"}
 	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	client := newHTTPClient(t)
@@ -96,7 +96,7 @@ func TestCORS(t *testing.T) {
 // Without -origins no other origin may read anything: rs/cors would take an
 // empty list for "every origin", so the server must not hand it one.
 func TestCORSDefaultAllowsNoOtherOrigin(t *testing.T) {
-	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, comparetest.Fast(), "127.0.0.1:0")
 	client := newHTTPClient(t)
 	for _, path := range []string{"/stats", "/sse"} {
 		req, _ := http.NewRequest("GET", ts.URL("http", path), nil)
@@ -116,7 +116,7 @@ func TestCORSDefaultAllowsNoOtherOrigin(t *testing.T) {
 // stream that does not take its echoes fills up (503), without touching
 // other clients.
 func TestChatLimits(t *testing.T) {
-	cfg := fastConfig()
+	cfg := comparetest.Fast()
 	cfg.Interval = time.Second // keep ticks out of the queues
 	cfg.QueueSize = 2
 	cfg.ChatRate = 1
@@ -184,7 +184,7 @@ func TestChatLimits(t *testing.T) {
 // A library user may call Shutdown before Serve: Serve must still close the
 // listener it was given, or the port stays taken.
 func TestServeAfterShutdownClosesListener(t *testing.T) {
-	srv, err := compare.New(fastConfig())
+	srv, err := compare.New(comparetest.Fast())
 	if err != nil {
 		t.Fatal(err)
 	}

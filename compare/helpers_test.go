@@ -13,7 +13,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/ssevsws/ssevsws/compare"
 	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/sse"
 	"github.com/ssevsws/ssevsws/ws"
@@ -21,16 +20,6 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// fastConfig is a configuration with short intervals so tests run quickly.
-func fastConfig() compare.Config {
-	return compare.Config{
-		Interval:      20 * time.Millisecond,
-		Retry:         30 * time.Millisecond,
-		ShutdownRetry: 30 * time.Millisecond,
-		Logger:        comparetest.Logger(),
-	}
 }
 
 // seqLog records the tick seqs a client receives and wakes waiters on each.

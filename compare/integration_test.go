@@ -21,7 +21,7 @@ import (
 // Both transports carry the same clock: the same seq comes with the same
 // time on each.
 func TestBothTransportsCarryTheSameTicks(t *testing.T) {
-	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, comparetest.Fast(), "127.0.0.1:0")
 	sseLog, wsLog := runBoth(t, ts, 5)
 	// Each client starts at the tick current when it connected; wait until
 	// both have seen the same later tick, then compare every common one.
@@ -59,7 +59,7 @@ func TestBothTransportsCarryTheSameTicks(t *testing.T) {
 // Chat goes up and its echo comes back: on the same socket for WebSocket,
 // through POST /chat and the event stream for SSE.
 func TestChatEchoBothWays(t *testing.T) {
-	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, comparetest.Fast(), "127.0.0.1:0")
 	const text = `<b>hi</b> "quoted" ünïcode`
 
 	t.Run("ws", func(t *testing.T) {
@@ -129,7 +129,7 @@ func TestChatEchoBothWays(t *testing.T) {
 // POST /drop closes every connection of one transport; both Go clients come
 // back by themselves and, resuming from their last id, lose no tick.
 func TestDropThenResumeLosesNothing(t *testing.T) {
-	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, comparetest.Fast(), "127.0.0.1:0")
 	sseLog, wsLog := runBoth(t, ts, 3)
 
 	for _, tr := range []string{"sse", "ws"} {
@@ -160,16 +160,16 @@ func TestDropThenResumeLosesNothing(t *testing.T) {
 // is a function of wall time, the new server re-creates every tick the
 // clients missed while it was down.
 func TestRestartResumesWithoutLoss(t *testing.T) {
-	first := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	first := comparetest.Start(t, comparetest.Fast(), "127.0.0.1:0")
 	addr := first.Addr
 	sseLog, wsLog := runBoth(t, first, 3)
 
 	first.Stop() // an unclean stop fails the test when it ends (Start checks)
 	down := first.Stats().Seq
 	// Stay down for several ticks so that there is something to replay.
-	time.Sleep(5 * fastConfig().Interval)
+	time.Sleep(5 * comparetest.Fast().Interval)
 
-	second := comparetest.Start(t, fastConfig(), addr)
+	second := comparetest.Start(t, comparetest.Fast(), addr)
 	after := second.Stats().Seq + 3
 	resumedWithoutLoss(t, "from the new server", after, sseLog, wsLog)
 	if after-down < 5 {
@@ -184,7 +184,7 @@ func TestRestartResumesWithoutLoss(t *testing.T) {
 // A client that stops reading fills its queue and is dropped and counted;
 // meanwhile a healthy client keeps getting every tick on time.
 func TestStuckClientIsDroppedWithoutDelayingOthers(t *testing.T) {
-	cfg := fastConfig()
+	cfg := comparetest.Fast()
 	// Fast ticks fill a stuck client's small buffers within a second, but
 	// the queue must stay long enough that a clock loop woken late on a busy
 	// machine publishes its missed ticks instead of resyncing (more than
@@ -265,7 +265,7 @@ func dialStuckWS(t *testing.T, ts *comparetest.Server) {
 // not hold a shutdown for its whole write timeout: after stuckGrace the
 // server cuts it, and the shutdown succeeds well within its deadline.
 func TestShutdownCutsStuckClients(t *testing.T) {
-	cfg := fastConfig()
+	cfg := comparetest.Fast()
 	cfg.Interval = 5 * time.Millisecond
 	cfg.QueueSize = 100000 // the queues cannot fill: only the write timeout would end them
 	cfg.WriteTimeout = time.Minute
@@ -330,7 +330,7 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 // Shutdown tells SSE clients to come back soon and ends their streams,
 // closes WebSockets with 1001, and leaves no goroutine behind.
 func TestShutdownEndsEveryConnection(t *testing.T) {
-	cfg := fastConfig()
+	cfg := comparetest.Fast()
 	cfg.ShutdownRetry = 123 * time.Millisecond
 	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 
@@ -412,7 +412,7 @@ func TestCatchUpFrom(t *testing.T) {
 // (SSE: a short retry; WebSocket: 1013) and resumes by the replay rule: no
 // tick lost, and nobody counted as a slow client.
 func TestResyncAfterStallLosesNothing(t *testing.T) {
-	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, comparetest.Fast(), "127.0.0.1:0")
 	sseLog, wsLog := runBoth(t, ts, 3)
 
 	ts.Resync(100, ts.Stats().Seq)

@@ -16,7 +16,7 @@ import (
 // At the cap, a new SSE stream gets 503 with Retry-After and a new
 // WebSocket is refused with 503 before the upgrade; a freed slot is usable.
 func TestConnectionCap(t *testing.T) {
-	cfg := fastConfig()
+	cfg := comparetest.Fast()
 	cfg.MaxConns = 2
 	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	client := newHTTPClient(t)

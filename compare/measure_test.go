@@ -14,7 +14,7 @@ import (
 // POST /measure answers with the same report as `ssevsws compare -json`,
 // measured on a second server: the page's own clients are not dropped.
 func TestMeasure(t *testing.T) {
-	cfg := fastConfig()
+	cfg := comparetest.Fast()
 	cfg.Measure = probe.Options{Clients: 20, Duration: 50 * time.Millisecond}.Measure
 	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	viewer, _ := runSSE(t, ts)
@@ -78,7 +78,7 @@ func TestMeasure(t *testing.T) {
 // A server with no measurement client wired in (a library user's, say)
 // says so with 501 and a reason, instead of measuring nothing.
 func TestMeasureNotWiredIn(t *testing.T) {
-	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, comparetest.Fast(), "127.0.0.1:0")
 	resp, err := newHTTPClient(t).Post(ts.URL("http", "/measure"), "", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,11 @@
 package compare
 
-import "sync/atomic"
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
 
 // Counters are one transport's numbers in GET /stats. They are updated with
 // atomics from every connection's goroutine and read without locks.
@@ -67,4 +72,24 @@ func (s StatsSnapshot) Of(t Transport) CountersSnapshot {
 		return s.SSE
 	}
 	return s.WS
+}
+
+// WaitOpen waits until the server holds want open connections of transport
+// t, or ctx ends. Measurements use it to know that the server has taken, or
+// let go of, every connection they opened before they read its memory or
+// time a fan-out: a client's dial returning says nothing about that.
+func (s *Server) WaitOpen(ctx context.Context, t Transport, want int64) error {
+	poll := time.NewTicker(2 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		got := s.stats.of(t).Open.Load()
+		if got == want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %d connections open, want %d: %w", t.Name(), got, want, context.Cause(ctx))
+		case <-poll.C:
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
@@ -14,7 +15,7 @@ import (
 // (with the defaults: 64 ticks of 1s against 10s) is dropped by the write
 // timeout, and counted as too slow all the same, once.
 func TestStuckClientDroppedByWriteTimeoutIsCounted(t *testing.T) {
-	cfg := fastConfig()
+	cfg := comparetest.Fast()
 	cfg.Interval = 5 * time.Millisecond
 	cfg.QueueSize = 10000 // 50s of ticks: the queue cannot fill during the test
 	cfg.WriteTimeout = 300 * time.Millisecond

@@ -138,32 +138,24 @@ func (s *Server) stopChecked(tb testing.TB) {
 	}
 }
 
-// Open is the number of open connections of transport t.
-func (s *Server) Open(t compare.Transport) int64 { return s.Stats().Of(t).Open }
-
-// WaitOpen waits, up to timeout, until the server holds want open
-// connections of transport t, and fails tb if it never does.
-func (s *Server) WaitOpen(tb testing.TB, t compare.Transport, want int64, timeout time.Duration) {
-	tb.Helper()
-	if err := WaitOpen(s.Server, t, want, timeout); err != nil {
-		tb.Fatal(err)
+// Fast is a server configuration for tests: a tick every 20 ms, so that a
+// test sees many in little time, clients told to come back 30 ms after a
+// drop or a shutdown, and a quiet log.
+func Fast() compare.Config {
+	return compare.Config{
+		Interval:      20 * time.Millisecond,
+		Retry:         30 * time.Millisecond,
+		ShutdownRetry: 30 * time.Millisecond,
+		Logger:        Logger(),
 	}
 }
 
 // WaitOpen waits, up to timeout, until srv holds want open connections of
-// transport t.
+// transport t (compare.Server.WaitOpen with a timeout).
 func WaitOpen(srv *compare.Server, t compare.Transport, want int64, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		got := srv.Stats().Of(t).Open
-		if got == want {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %d connections open, want %d", t, got, want)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return srv.WaitOpen(ctx, t, want)
 }
 
 // Logger is a logger for test servers: silent, unless SSEVSWS_TEST_LOG is

@@ -189,10 +189,10 @@ func Idle(ctx context.Context, srv *compare.Server, tg *Target, t compare.Transp
 	}
 	defer func() {
 		cr.Close()
-		waitOpen(srv, t, open0, 10*time.Second)
+		waitOpen(context.WithoutCancel(ctx), srv, t, open0, 10*time.Second)
 	}()
 	res.Open = time.Since(start)
-	if err := waitOpen(srv, t, open0+int64(n), 5*time.Second); err != nil {
+	if err := waitOpen(ctx, srv, t, open0+int64(n), 5*time.Second); err != nil {
 		return res, fmt.Errorf("probe: the server does not hold all %d %s connections: %w", n, t.Name(), err)
 	}
 	after := TakeMemSnapshot()
@@ -218,17 +218,9 @@ func settledOpen(srv *compare.Server, t compare.Transport) int64 {
 	return last
 }
 
-// waitOpen waits until srv has want open connections of transport t.
-func waitOpen(srv *compare.Server, t compare.Transport, want int64, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		got := srv.Stats().Of(t).Open
-		if got == want {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d open, want %d", got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+// waitOpen is srv.WaitOpen within timeout.
+func waitOpen(ctx context.Context, srv *compare.Server, t compare.Transport, want int64, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return srv.WaitOpen(ctx, t, want)
 }

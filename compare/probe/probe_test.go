@@ -11,17 +11,6 @@ import (
 	"github.com/ssevsws/ssevsws/compare/comparetest"
 )
 
-// fastConfig is a server that ticks fast enough for the probes to take
-// several samples in a test's time, and comes back fast after a drop.
-func fastConfig() compare.Config {
-	return compare.Config{
-		Interval:      20 * time.Millisecond,
-		Retry:         30 * time.Millisecond,
-		ShutdownRetry: 30 * time.Millisecond,
-		Logger:        comparetest.Logger(),
-	}
-}
-
 func probeTarget(t *testing.T, ts *comparetest.Server) *Target {
 	t.Helper()
 	tg, err := NewTarget("http://" + ts.Addr)
@@ -42,7 +31,7 @@ func probeCtx(t *testing.T) context.Context {
 // numbers that make sense: bytes counted, no tick lost, two goroutines per
 // connection.
 func TestProbes(t *testing.T) {
-	cfg := fastConfig()
+	cfg := comparetest.Fast()
 	cfg.ChatRate = -1
 	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	tg := probeTarget(t, ts)
@@ -89,7 +78,7 @@ func TestProbes(t *testing.T) {
 
 // A refused chat message is waited for and not counted.
 func TestRoundTripWaitsOutTheRateLimit(t *testing.T) {
-	cfg := fastConfig()
+	cfg := comparetest.Fast()
 	cfg.ChatRate, cfg.ChatBurst = 20, 2
 	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	rt, err := RoundTrip(probeCtx(t), probeTarget(t, ts), compare.WS, Budget{Min: 4}, 0)
@@ -102,7 +91,7 @@ func TestRoundTripWaitsOutTheRateLimit(t *testing.T) {
 }
 
 func TestDropNeedsLoopbackOrTokenForProbes(t *testing.T) {
-	ts := comparetest.Start(t, fastConfig(), "127.0.0.1:0")
+	ts := comparetest.Start(t, comparetest.Fast(), "127.0.0.1:0")
 	tg := probeTarget(t, ts)
 	tg.DropToken = "wrong"
 	if _, err := tg.Drop(probeCtx(t), compare.SSE); err == nil {
