@@ -7,7 +7,9 @@
 //	go test -run='^$' -bench=. -benchmem -count=6 ./benchmarks/ | tee new.txt
 //	go run golang.org/x/perf/cmd/benchstat@latest new.txt
 //
-// or one family, for example -bench=Fanout/transport=ws. Plain go test
+// or one family, for example -bench=Fanout/transport=ws. README.md in this
+// folder has the figures measured on this project's kind of machine, with
+// their dates and commands. Plain go test
 // ./benchmarks/ runs only the tests: they pin down byte for byte what a tick
 // is on the wire (wire_test.go), and check the benchmarks' own machinery
 // (the load processes, the latency histogram, the fan-out's allocations).
