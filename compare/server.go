@@ -313,11 +313,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Stats returns the counters of both transports.
 func (s *Server) Stats() StatsSnapshot {
+	seq := s.hub.lastSeq()
+	tick := s.clock.Tick(seq)
 	return StatsSnapshot{
-		IntervalMS: s.cfg.Interval.Milliseconds(),
-		Seq:        s.hub.lastSeq(),
-		SSE:        s.stats.sse.Snapshot(),
-		WS:         s.stats.ws.Snapshot(),
+		IntervalMS:    s.cfg.Interval.Milliseconds(),
+		Seq:           seq,
+		SSE:           s.stats.sse.Snapshot(),
+		WS:            s.stats.ws.Snapshot(),
+		TickWireBytes: TickBytes{SSE: sseWireBytes(sseTick(tick)), WS: wsWireBytes(wsTick(tick))},
 	}
 }
 

@@ -40,6 +40,15 @@ func sseTick(t Tick) []byte {
 	return AppendSSETick(make([]byte, 0, 96+len(t.Time)), t.Seq, t.Time)
 }
 
+// sseWireBytes is what an SSE frame costs on an HTTP/1.1 connection: the
+// server flushes each frame as one chunk, "<hex length>\r\n<frame>\r\n".
+// HTTP/2 frames it differently (a 9-byte DATA frame header); the figure the
+// page, /stats and ssevsws compare show is the HTTP/1.1 one, the protocol
+// both transports share.
+func sseWireBytes(frame []byte) int {
+	return len(strconv.FormatInt(int64(len(frame)), 16)) + 2 + len(frame) + 2
+}
+
 // isSSETick tells a tick frame from the other frames a stream gets (gap,
 // echo): only ticks carry an id.
 func isSSETick(frame []byte) bool { return len(frame) > 3 && string(frame[:3]) == "id:" }

@@ -64,6 +64,20 @@ type StatsSnapshot struct {
 	Seq        int64            `json:"seq"` // newest published tick
 	SSE        CountersSnapshot `json:"sse"`
 	WS         CountersSnapshot `json:"ws"`
+
+	// TickWireBytes is what one tick (the newest) costs each transport on
+	// the wire over HTTP/1.1: SSE's chunk framing and id:/event:/data:
+	// lines, WebSocket's frame header and JSON. It is the protocol's cost of
+	// a tick, the one figure the page, ssevsws compare (which counts the
+	// bytes it reads) and the README show; the counters above are what
+	// this session cost, hellos, echoes and keep-alives included.
+	TickWireBytes TickBytes `json:"tick_wire_bytes"`
+}
+
+// TickBytes is a size per transport.
+type TickBytes struct {
+	SSE int `json:"sse"`
+	WS  int `json:"ws"`
 }
 
 // Of picks one transport's counters.

@@ -87,3 +87,17 @@ func (f wsFeed) Wrote(msg []byte) {
 		f.stats.Ticks.Add(1)
 	}
 }
+
+// wsWireBytes is what a server's WebSocket message costs on the wire: the
+// payload and its frame header (RFC 6455, 5.2), unmasked as server frames
+// are: 2 bytes up to 125 bytes of payload, 4 up to 65535, else 10.
+func wsWireBytes(msg []byte) int {
+	switch n := len(msg); {
+	case n <= 125:
+		return n + 2
+	case n <= 0xFFFF:
+		return n + 4
+	default:
+		return n + 10
+	}
+}

@@ -150,3 +150,27 @@ func TestBudget(t *testing.T) {
 		t.Error("ChatRefusedError")
 	}
 }
+
+// What the probe counts on the wire for one tick is what the server says a
+// tick costs in GET /stats (tick_wire_bytes): the CLI, the page and the
+// README show one figure, defined once.
+func TestTickWireBytesAgreeWithStats(t *testing.T) {
+	cfg := comparetest.Fast()
+	cfg.Interval = time.Hour // the first tick is the only one: its seq is /stats' seq
+	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
+	tg := probeTarget(t, ts)
+	for _, tr := range compare.Transports {
+		hs, err := ConnectOnce(probeCtx(t), tg, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := ts.Stats()
+		want := st.TickWireBytes.SSE
+		if tr == compare.WS {
+			want = st.TickWireBytes.WS
+		}
+		if hs.Tick != want || want == 0 {
+			t.Errorf("%s: the probe read %d bytes for one tick, /stats says %d", tr.Name(), hs.Tick, want)
+		}
+	}
+}
