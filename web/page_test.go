@@ -3,43 +3,27 @@
 package web_test
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	"image/draw"
-	"image/png"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
-	cdplog "github.com/chromedp/cdproto/log"
-	cdppage "github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/web/browsertest"
 )
 
 // The page tests drive the real page in headless Chromium against a real
-// server (compare.New on 127.0.0.1:0), through the hooks listed at the top of
+// server on 127.0.0.1, through the hooks listed at the top of
 // static/index.html. They wait on DOM conditions, never on fixed sleeps.
+// Their plumbing lives beside this file: server_test.go (the server, which
+// can be restarted on its address), pagehelpers_test.go (the Chromium tab)
+// and screenshot_test.go (the screenshots, and the PNG shrinker for
+// web/screenshot.png).
 //
 // Every run saves full-page screenshots, light and dark, under
 // $TMPDIR/ssevsws-screenshots (the log prints the paths). Set
@@ -208,12 +192,8 @@ func TestPage(t *testing.T) {
 		// The extras are closed again: the server sees only the page's own
 		// stream. Not at once: Chromium drains a cancelled response for up
 		// to 5 s (16 KB), hoping to reuse its socket, before it closes it.
-		deadline := time.Now().Add(15 * time.Second)
-		for srv.stats().SSE.Open != 1 {
-			if time.Now().After(deadline) {
-				t.Fatalf("server still has %d SSE streams open, want 1 (the page's own)", srv.stats().SSE.Open)
-			}
-			time.Sleep(20 * time.Millisecond)
+		if err := comparetest.WaitOpen(srv.srv.Server, compare.SSE, 1, 15*time.Second); err != nil {
+			t.Fatalf("the server did not see the extras go: %v (the page's own stream)", err)
 		}
 		t.Logf("the server saw the extras go after %v", time.Since(start).Round(time.Millisecond))
 	})
@@ -330,8 +310,7 @@ func TestPage(t *testing.T) {
 // one connection: the limit experiment opens all 8, and the page says why.
 func TestPageHTTP2(t *testing.T) {
 	exe := browsertest.Require(t)
-	srv, err := compare.New(compare.Config{Interval: tickInterval, Retry: sseRetry,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := compare.New(compare.Config{Interval: tickInterval, Retry: sseRetry, Logger: comparetest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +352,8 @@ func TestPageHTTP2(t *testing.T) {
 // testDrop presses Drop on one panel and checks the timeline: a new episode
 // that reaches "resumed", reconnected by the right party, with 0 lost.
 func testDrop(t *testing.T, p *page, srv *testServer, name, by string) {
-	resumesBefore := srv.counters(name).Resumes
+	transport := compare.Transport(name) // the page names each panel by its transport's value
+	resumesBefore := srv.stats().Of(transport).Resumes
 	var before struct{ Episodes, Reconnects int }
 	p.eval(t, "count episodes", fmt.Sprintf(`(() => { const s = ssevsws.snapshot().%s;
 		return {Episodes: s.episodes.length, Reconnects: s.reconnects}; })()`, name), &before)
@@ -424,7 +404,7 @@ func testDrop(t *testing.T, p *page, srv *testServer, name, by string) {
 	}
 	// A fresh connection's first tick can also be LastSeq+1 when only one
 	// tick fell due; the server's count says whether the page asked to resume.
-	if n := srv.counters(name).Resumes - resumesBefore; n != 1 {
+	if n := srv.stats().Of(transport).Resumes - resumesBefore; n != 1 {
 		t.Errorf("%s: the server counted %d resumes for one reconnect, want 1 (the reconnect did not send the last id)", name, n)
 	}
 	// The SSE browser waits the retry (300 ms): three ticks fall due meanwhile.
@@ -435,402 +415,4 @@ func testDrop(t *testing.T, p *page, srv *testServer, name, by string) {
 		t.Errorf("%s: timeline <li> data-phase=%q data-by=%q data-lost=%q", name, got.DOM.Phase, got.DOM.By, got.DOM.Lost)
 	}
 	t.Logf("%s timeline: %s", name, got.DOM.Text)
-}
-
-// testServer is the real server on a loopback port; restart stops it and
-// starts a new one on the same address, as a teacher does with Ctrl-C.
-type testServer struct {
-	t      *testing.T
-	addr   string
-	logs   *testLog
-	mu     sync.Mutex
-	srv    *compare.Server
-	served chan error
-}
-
-// startServer runs the real server on a loopback port until the test ends.
-func startServer(t *testing.T) *testServer {
-	t.Helper()
-	ts := &testServer{t: t, addr: "127.0.0.1:0", logs: &testLog{t: t}}
-	ts.start()
-	t.Cleanup(func() {
-		ts.stop()
-		ts.logs.close()
-	})
-	return ts
-}
-
-func (ts *testServer) start() {
-	t := ts.t
-	t.Helper()
-	srv, err := compare.New(compare.Config{
-		Interval: tickInterval,
-		Retry:    sseRetry,
-		// Short probes: the Measure subtest checks the table, not numbers.
-		MeasureDuration: 50 * time.Millisecond,
-		MeasureClients:  20,
-		Logger:          slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ln net.Listener
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		ln, err = net.Listen("tcp", ts.addr)
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // the old listener is still closing
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.addr = ln.Addr().String()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	ts.mu.Lock()
-	ts.srv, ts.served = srv, served
-	ts.mu.Unlock()
-}
-
-func (ts *testServer) stop() {
-	t := ts.t
-	t.Helper()
-	ts.mu.Lock()
-	srv, served := ts.srv, ts.served
-	ts.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		t.Errorf("Serve: %v", err)
-	}
-}
-
-func (ts *testServer) stats() compare.StatsSnapshot {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	return ts.srv.Stats()
-}
-
-// counters is the server's counters of one panel's transport ("sse", "ws").
-func (ts *testServer) counters(panel string) compare.CountersSnapshot {
-	st := ts.stats()
-	if panel == "sse" {
-		return st.SSE
-	}
-	return st.WS
-}
-
-func (ts *testServer) url() string { return "http://" + ts.addr }
-
-// testLog sends the server's warnings to t.Log until the server is down.
-type testLog struct {
-	t      *testing.T
-	mu     sync.Mutex
-	closed bool
-}
-
-func (l *testLog) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.closed {
-		l.t.Logf("server: %s", bytes.TrimSpace(b))
-	}
-	return len(b), nil
-}
-
-func (l *testLog) close() {
-	l.mu.Lock()
-	l.closed = true
-	l.mu.Unlock()
-}
-
-// page is one browser tab and the console errors seen in it.
-type page struct {
-	ctx context.Context
-
-	mu     sync.Mutex
-	errors []string
-}
-
-// newPage starts headless Chromium (closed when the test ends) with one tab.
-func newPage(t *testing.T, exe string, flags ...chromedp.ExecAllocatorOption) *page {
-	t.Helper()
-	// chromedp adds --no-sandbox when run as root, and makes (and removes)
-	// a temporary --user-data-dir; its defaults include --headless,
-	// --disable-background-networking, --disable-sync and --no-first-run.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.DisableGPU,
-		chromedp.Flag("headless", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.WindowSize(1600, 1000),
-	)
-	opts = append(opts, flags...)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelTab()
-		cancelAlloc() // waits for Chromium to exit
-	})
-	p := &page{ctx: ctx}
-	chromedp.ListenTarget(ctx, func(ev any) {
-		var msg string
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type != runtime.APITypeError {
-				return
-			}
-			var parts []string
-			for _, a := range ev.Args {
-				if a.Value != nil {
-					parts = append(parts, string(a.Value))
-				} else {
-					parts = append(parts, a.Description)
-				}
-			}
-			msg = "console.error: " + strings.Join(parts, " ")
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			msg = "exception: " + d.Text
-			if d.Exception != nil {
-				msg += " " + d.Exception.Description
-			}
-		case *cdplog.EventEntryAdded:
-			// Network failures and CSP violations arrive here, not as
-			// console calls.
-			if ev.Entry.Level != cdplog.LevelError {
-				return
-			}
-			msg = fmt.Sprintf("%s error: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
-		default:
-			return
-		}
-		p.mu.Lock()
-		p.errors = append(p.errors, msg)
-		p.mu.Unlock()
-	})
-	// Start the browser now, so that its start-up is not counted against
-	// the first step.
-	if err := chromedp.Run(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return p
-}
-
-func (p *page) run(t *testing.T, what string, actions ...chromedp.Action) {
-	t.Helper()
-	if err := chromedp.Run(p.ctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// eval evaluates expr (awaiting it if it is a promise) into res.
-func (p *page) eval(t *testing.T, what, expr string, res any) {
-	t.Helper()
-	var raw json.RawMessage
-	p.run(t, what, chromedp.Evaluate(expr, &raw, func(e *runtime.EvaluateParams) *runtime.EvaluateParams {
-		return e.WithAwaitPromise(true)
-	}))
-	if res != nil {
-		if err := json.Unmarshal(raw, res); err != nil {
-			t.Fatalf("%s: %v in %s", what, err, raw)
-		}
-	}
-}
-
-// waitJS polls expr until it is true.
-func (p *page) waitJS(t *testing.T, what string, timeout time.Duration, expr string) {
-	t.Helper()
-	var ok bool
-	err := chromedp.Run(p.ctx, chromedp.Poll(expr, &ok,
-		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
-	if err != nil {
-		var snap json.RawMessage
-		_ = chromedp.Run(p.ctx, chromedp.Evaluate(`JSON.stringify(window.ssevsws && window.ssevsws.snapshot())`, &snap))
-		t.Fatalf("waiting for %s: %v\nsnapshot: %s", what, err, snap)
-	}
-}
-
-// chat types text into a panel's chat box and sends it, by the Send
-// button or by the Enter key.
-func (p *page) chat(t *testing.T, name, text string, enter bool) {
-	t.Helper()
-	input := "#" + name + "-chat-input"
-	p.waitJS(t, name+" open for chat", 10*time.Second, fmt.Sprintf(`ssevsws.snapshot().%s.client !== null`, name))
-	actions := []chromedp.Action{
-		chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).value = ""`, input), nil),
-		chromedp.SendKeys(input, text, chromedp.ByQuery),
-	}
-	if enter {
-		actions = append(actions, chromedp.SendKeys(input, kb.Enter, chromedp.ByQuery))
-	} else {
-		actions = append(actions, chromedp.Click("#"+name+"-chat-send", chromedp.ByQuery))
-	}
-	p.run(t, "send a chat on "+name, actions...)
-}
-
-// waitEcho waits for the echo of text in a panel's log, shown as text.
-func (p *page) waitEcho(t *testing.T, name, text string) {
-	t.Helper()
-	p.waitJS(t, name+" echo", 10*time.Second, fmt.Sprintf(`[...document.querySelectorAll('#%s-log li[data-kind="echo"] .msg')]
-		.some((e) => e.textContent === "echo " + %s)`, name, jsString(text)))
-}
-
-// checkConsole fails the test on any console error, uncaught exception or
-// error log entry (failed request, CSP violation) seen so far. None is
-// expected: drops end streams cleanly, and the connection-limit experiment
-// closes its waiting EventSources without an error.
-func (p *page) checkConsole(t *testing.T, when string) {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, e := range p.errors {
-		t.Errorf("%s: %s", when, e)
-	}
-	p.errors = nil
-}
-
-// dropConsole forgets the errors seen so far that contain one of the
-// expected texts, and logs them.
-func (p *page) dropConsole(t *testing.T, expected ...string) {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	kept := p.errors[:0]
-	for _, e := range p.errors {
-		ok := false
-		for _, x := range expected {
-			ok = ok || strings.Contains(e, x)
-		}
-		if ok {
-			t.Logf("expected: %s", e)
-		} else {
-			kept = append(kept, e)
-		}
-	}
-	p.errors = kept
-}
-
-// screenshots saves the full page, light and dark, in a directory that
-// outlives the test (ssevsws-screenshots in the system's temp dir; the log
-// gives the paths), and the light one also where SSEVSWS_SCREENSHOT says.
-// Nothing is compared: CI must not depend on pixels.
-func (p *page) screenshots(t *testing.T) {
-	t.Helper()
-	dir := filepath.Join(os.TempDir(), "ssevsws-screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var light, dark []byte
-	var darkOK bool
-	p.run(t, "screenshot", chromedp.FullScreenshot(&light, 100))
-	p.run(t, "dark screenshot",
-		emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}),
-		chromedp.Poll(`getComputedStyle(document.body).backgroundColor !== "rgb(255, 255, 255)"`, &darkOK,
-			chromedp.WithPollingTimeout(5*time.Second)),
-		chromedp.FullScreenshot(&dark, 100),
-		emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}),
-	)
-	for name, b := range map[string][]byte{"page.png": light, "page-dark.png": dark} {
-		if _, err := png.DecodeConfig(bytes.NewReader(b)); err != nil {
-			t.Errorf("%s is not a PNG: %v", name, err)
-		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s (%d KB)", path, len(b)/1024)
-	}
-	if path := os.Getenv("SSEVSWS_SCREENSHOT"); path != "" {
-		// Three quarters of the size, rendered so (not scaled down after),
-		// and 256 colours: small enough to commit, sharp enough to read.
-		var shot []byte
-		p.run(t, "small screenshot", chromedp.ActionFunc(func(ctx context.Context) error {
-			_, _, _, _, _, size, err := cdppage.GetLayoutMetrics().Do(ctx)
-			if err != nil {
-				return err
-			}
-			shot, err = cdppage.CaptureScreenshot().
-				WithFormat(cdppage.CaptureScreenshotFormatPng).
-				WithCaptureBeyondViewport(true).
-				WithFromSurface(true).
-				WithClip(&cdppage.Viewport{Width: size.Width, Height: size.Height, Scale: 0.75}).
-				Do(ctx)
-			return err
-		}))
-		small, err := smallPNG(shot)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, small, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot also written to %s (SSEVSWS_SCREENSHOT, %d KB, 256 colours)", path, len(small)/1024)
-	}
-}
-
-// smallPNG re-encodes a screenshot with its 256 most frequent colours: the
-// page has few colours, the rest are anti-aliasing shades, and a paletted
-// PNG is a few times smaller (web/screenshot.png is committed).
-func smallPNG(b []byte) ([]byte, error) {
-	src, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	r := src.Bounds()
-	rgba := image.NewRGBA(r)
-	draw.Draw(rgba, r, src, r.Min, draw.Src)
-	counts := make(map[color.RGBA]int)
-	for i := 0; i+3 < len(rgba.Pix); i += 4 {
-		counts[color.RGBA{rgba.Pix[i], rgba.Pix[i+1], rgba.Pix[i+2], 255}]++
-	}
-	colours := make([]color.RGBA, 0, len(counts))
-	for c := range counts {
-		colours = append(colours, c)
-	}
-	slices.SortFunc(colours, func(a, b color.RGBA) int {
-		if d := counts[b] - counts[a]; d != 0 {
-			return d
-		}
-		return cmp.Compare(uint32(a.R)<<16|uint32(a.G)<<8|uint32(a.B), uint32(b.R)<<16|uint32(b.G)<<8|uint32(b.B))
-	})
-	pal := make(color.Palette, 0, 256)
-	for _, c := range colours[:min(256, len(colours))] {
-		pal = append(pal, c)
-	}
-	out := image.NewPaletted(r, pal)
-	index := make(map[color.RGBA]uint8, len(colours))
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			c := rgba.RGBAAt(x, y)
-			c.A = 255
-			i, ok := index[c]
-			if !ok {
-				i = uint8(pal.Index(c))
-				index[c] = i
-			}
-			out.SetColorIndex(x, y, i)
-		}
-	}
-	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	if err := enc.Encode(&buf, out); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// jsString quotes s as a JavaScript string literal.
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

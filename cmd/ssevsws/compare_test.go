@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // ssevsws compare -json runs every probe against an in-process server and
@@ -24,14 +25,14 @@ func TestCompareJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
-	var rep compare.Report
+	var rep probe.Report
 	if err := json.Unmarshal([]byte(stdout.String()), &rep); err != nil {
 		t.Fatalf("output is not the report as JSON: %v\n%s", err, stdout.String())
 	}
 	if rep.Server != "in-process" || rep.Clients != 20 || rep.Go == "" || rep.IntervalMS <= 0 {
 		t.Errorf("report header %+v", rep)
 	}
-	rows := map[string]compare.Row{}
+	rows := map[string]probe.Row{}
 	for _, r := range rep.Rows {
 		rows[r.Key] = r
 	}
@@ -68,30 +69,20 @@ func TestCompareTableAgainstURL(t *testing.T) {
 		t.Skip("runs every probe for a few seconds")
 	}
 	defer goleak.VerifyNone(t)
-	srv, err := compare.New(compare.Config{Interval: 50 * time.Millisecond, Retry: 20 * time.Millisecond,
-		ChatRate: -1, Logger: compare.InProcessConfig().Logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
-		srv.Shutdown(context.Background())
-		<-served
-	}()
+	srv := comparetest.StartConfig(t, compare.Config{Interval: 50 * time.Millisecond, Retry: 20 * time.Millisecond,
+		ChatRate: -1, Logger: comparetest.Logger()})
+	// Stopped before goleak looks (deferred calls run before t.Cleanup);
+	// the cleanup still reports a failed stop.
+	defer srv.Stop()
 
 	var stdout, stderr strings.Builder
-	code := runCompare(context.Background(), []string{"-url", ln.Addr().String(), "-duration", "50ms", "-pace", "0"}, noEnv, &stdout, &stderr)
+	code := runCompare(context.Background(), []string{"-url", srv.Addr, "-duration", "50ms", "-pace", "0"}, noEnv, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
 	out := stdout.String()
 	for _, want := range []string{"SSE", "WebSocket", "SSE ÷ WS", "connect p50", "handshake bytes", "first tick latency p50",
-		"wire bytes per tick", "idle memory per connection", "n/a", "round trip p50", "resume time p50", "lost ticks", "http://" + ln.Addr().String()} {
+		"wire bytes per tick", "idle memory per connection", "n/a", "round trip p50", "resume time p50", "lost ticks", srv.URL("http", "")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -4,19 +4,20 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/sse"
 	"github.com/ssevsws/ssevsws/ws"
 )
@@ -29,7 +30,7 @@ const nginxReadTimeout = 2 * time.Second
 
 // startBehindNginx serves cfg on loopback and puts nginx in front of it. It
 // returns nginx's address.
-func startBehindNginx(t *testing.T, cfg compare.Config) (proxy string, srv *compare.Server) {
+func startBehindNginx(t *testing.T, cfg compare.Config) (proxy string, srv *comparetest.Server) {
 	t.Helper()
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
@@ -47,32 +48,44 @@ func startBehindNginx(t *testing.T, cfg compare.Config) (proxy string, srv *comp
 		t.Skip(msg + "; skipping")
 	}
 
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err = compare.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	cfg.Logger = comparetest.Logger()
+	srv = comparetest.StartConfig(t, cfg)
 
-	proxy = freePort(t)
 	conf, err := os.ReadFile("nginx.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The proxy's port is free when freePort returns, but nothing holds it
+	// until nginx binds it: a server of another test (another package's,
+	// run in parallel) may take it first. nginx then exits, and the test
+	// tries another port.
+	for attempt := 1; ; attempt++ {
+		proxy, err := startNginx(t, nginx, string(conf), srv.Addr)
+		if err == nil {
+			return proxy, srv
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Log(err)
+	}
+}
+
+// errPortTaken is startNginx's error when another process had taken the
+// port meant for nginx.
+var errPortTaken = errors.New("the proxy's port was taken before nginx could listen on it")
+
+// startNginx runs the shipped nginx.conf (conf) in nginx until the test
+// ends, in front of upstream, on a free port, and returns that port's
+// address once nginx listens there.
+func startNginx(t *testing.T, nginx, conf, upstream string) (proxy string, err error) {
+	t.Helper()
+	proxy = freePort(t)
 	replaced := strings.NewReplacer(
-		"server 127.0.0.1:8080;", "server "+ln.Addr().String()+";",
+		"server 127.0.0.1:8080;", "server "+upstream+";",
 		"listen 127.0.0.1:8081;", "listen "+proxy+";",
 		"proxy_read_timeout 60s;", fmt.Sprintf("proxy_read_timeout %ds;", int(nginxReadTimeout.Seconds())),
-	).Replace(string(conf))
+	).Replace(conf)
 	for _, line := range strings.Split(replaced, "\n") {
 		if line, _, _ = strings.Cut(line, "#"); strings.Contains(line, "8080") || strings.Contains(line, "8081") || strings.Contains(line, "60s") {
 			t.Fatalf("nginx.conf changed shape: the test could not replace %q", line)
@@ -89,8 +102,14 @@ func startBehindNginx(t *testing.T, cfg compare.Config) (proxy string, srv *comp
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed, not sent on, so that both the wait below and the
+	// cleanup see it when nginx exits early.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		select {
@@ -101,18 +120,23 @@ func startBehindNginx(t *testing.T, cfg compare.Config) (proxy string, srv *comp
 		}
 	})
 
-	// nginx says nothing when it is ready: try to connect until it accepts.
+	// nginx says nothing when it is ready. A connection that is accepted
+	// does not say it either: whoever took the port would accept it. nginx
+	// writes its pid file (the conf's "pid nginx.pid") once it listens, and
+	// with "daemon off" the pid is the one started here.
+	pidFile := filepath.Join(prefix, "nginx.pid")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.Dial("tcp", proxy)
-		if err == nil {
-			c.Close()
-			return proxy, srv
+		if b, _ := os.ReadFile(pidFile); strings.TrimSpace(string(b)) == strconv.Itoa(cmd.Process.Pid) {
+			return proxy, nil
 		}
 		select {
-		case err := <-exited:
+		case <-exited:
 			log, _ := os.ReadFile(filepath.Join(prefix, "logs", "error.log"))
-			t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), log)
+			if strings.Contains(string(log), "Address already in use") {
+				return "", fmt.Errorf("%w (%s)", errPortTaken, proxy)
+			}
+			return "", fmt.Errorf("nginx exited: %v\n%s\n%s", waitErr, out.String(), log)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -246,11 +270,7 @@ func TestNginxCutsSilentStreamAndClientResumes(t *testing.T) {
 	if cuts < 2 {
 		t.Errorf("stream cut %d times; nginx should cut it at every silent gap", cuts)
 	}
-	for i := 1; i < len(seqs); i++ {
-		if seqs[i] != seqs[i-1]+1 {
-			t.Errorf("ticks %v: lost or repeated across the cuts", seqs)
-		}
-	}
+	comparetest.CheckNoLoss(t, "sse.Client across the cuts", seqs)
 	if got := srv.Stats().SSE.Resumes; got != int64(cuts) {
 		t.Errorf("server saw %d resumes for %d reconnects: Last-Event-ID did not pass through nginx", got, cuts)
 	}

@@ -9,7 +9,10 @@ package browser_test
 //
 // Each test uses the browser's own EventSource, fetch and WebSocket (the
 // latter through coder/websocket and the project's ws package), so what is
-// asserted is what a browser really does.
+// asserted is what a browser really does. Beside this file: records_test.go
+// (what a client saw, and how the tests read it), clients_test.go (the
+// recorded browser clients) and control_test.go (asking the runner for what
+// a page cannot do itself).
 
 import (
 	"context"
@@ -19,29 +22,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/web/browser"
 	"github.com/ssevsws/ssevsws/ws"
-)
-
-// setup is the control endpoint's answer to POST /setup (runner_test.go).
-type setup struct {
-	Origin    string `json:"origin"`
-	Allow     string `json:"allow"`
-	Deny      string `json:"deny"`
-	DenyOther string `json:"deny_other"`
-	Default   string `json:"deny_default"`
-	Interval  int64  `json:"interval_ms"`
-	Retry     int64  `json:"retry_ms"`
-	ReadLimit int64  `json:"read_limit"`
-}
-
-var (
-	control string // base URL of the runner's control endpoint
-	srv     setup
 )
 
 // waitTimeout bounds every wait for an event. Events come every 100 ms; a
@@ -131,8 +117,8 @@ func TestEventSourceTicksMatchWebSocket(t *testing.T) {
 	if common < 5 {
 		t.Errorf("only %d ticks seen on both transports; want at least 5", common)
 	}
-	checkNoLoss(t, "EventSource", es.ticks())
-	checkNoLoss(t, "WebSocket", conn.ticks())
+	comparetest.CheckNoLoss(t, "EventSource", es.ticks())
+	comparetest.CheckNoLoss(t, "WebSocket", conn.ticks())
 }
 
 // 2. After POST /drop?transport=sse the browser's EventSource reconnects by
@@ -179,7 +165,7 @@ func TestEventSourceReconnectsAfterDropWithLastEventID(t *testing.T) {
 		t.Errorf("EventSource: last tick before the drop %d, first after %d; want %d: the browser did not send "+
 			"Last-Event-ID %q, or the server did not replay from it", lastBefore.seq, firstAfter.seq, lastBefore.seq+1, lastBefore.id)
 	}
-	checkNoLoss(t, "EventSource", es.ticks())
+	comparetest.CheckNoLoss(t, "EventSource", es.ticks())
 
 	after := stats(t, "allow")
 	if after.SSE.Resumes < before.SSE.Resumes+1 {
@@ -216,13 +202,13 @@ func TestRestartOnSamePortLosesNoTick(t *testing.T) {
 		}
 	}
 	for name, recs := range map[string][]record{"EventSource": evs, "ws.Client": msgs} {
-		checkNoLoss(t, name, ticksOf(recs))
+		comparetest.CheckNoLoss(t, name, ticksOf(recs))
 		if i := indexOf(recs, 0, "gap"); i >= 0 {
 			t.Errorf("%s got a gap: %s", name, recs[i].data)
 		}
 		seqs := ticksOf(recs)
 		if seqs[0] > r.LastBefore || seqs[len(seqs)-1] < r.FirstAfter {
-			t.Errorf("%s: ticks %s do not span the outage %d..%d", name, summarize(seqs), r.LastBefore, r.FirstAfter)
+			t.Errorf("%s: ticks %s do not span the outage %d..%d", name, comparetest.Seqs(seqs), r.LastBefore, r.FirstAfter)
 		}
 	}
 	if n := count(msgs, "open"); n < 2 {
@@ -250,7 +236,7 @@ func TestWebSocketTicksEchoAndTooBigClose(t *testing.T) {
 	if echo := msgs[indexOf(msgs, 0, "echo")]; echo.data != text {
 		t.Errorf("echo text %q; want %q", echo.data, text)
 	}
-	checkNoLoss(t, "WebSocket", ticksOf(msgs))
+	comparetest.CheckNoLoss(t, "WebSocket", ticksOf(msgs))
 
 	big := strings.Repeat("x", int(srv.ReadLimit)) // as JSON it is over the limit
 	if err := conn.conn.Chat(context.Background(), big); err != nil {
@@ -424,425 +410,8 @@ func TestWSClientReconnectsAfterDropWithBackoff(t *testing.T) {
 	if i := indexOf(recs, 0, "gap"); i >= 0 {
 		t.Errorf("ws.Client got a gap: %s", recs[i].data)
 	}
-	checkNoLoss(t, "ws.Client", ticksOf(recs))
+	comparetest.CheckNoLoss(t, "ws.Client", ticksOf(recs))
 	if after := stats(t, "allow"); after.WS.Resumes < before.WS.Resumes+1 {
 		t.Errorf("server stats: ws resumes %d → %d; want one more (?lastEventId= on the redial)", before.WS.Resumes, after.WS.Resumes)
 	}
-}
-
-// --- helpers ---------------------------------------------------------------
-
-// record is one thing a client saw: an EventSource event, a WebSocket
-// message, or a ws.Client open/error/closed notice.
-type record struct {
-	kind  string // open, error, hello, tick, echo, gap, closed...
-	data  string // event data, echo text, error text
-	id    string // EventSource: lastEventId
-	state browser.ReadyState
-	seq   int64  // ticks
-	time  string // ticks
-	at    time.Time
-}
-
-// recorder collects records from one client and wakes waiters.
-type recorder struct {
-	name    string
-	mu      sync.Mutex
-	recs    []record
-	changed chan struct{}
-}
-
-func newRecorder(name string) *recorder {
-	return &recorder{name: name, changed: make(chan struct{}, 1)}
-}
-
-func (r *recorder) add(rec record) {
-	if rec.at.IsZero() {
-		rec.at = time.Now()
-	}
-	r.mu.Lock()
-	r.recs = append(r.recs, rec)
-	r.mu.Unlock()
-	select {
-	case r.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (r *recorder) snapshot() []record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]record(nil), r.recs...)
-}
-
-// waitFor waits until cond holds for everything recorded so far and returns
-// that, or fails the test saying what it waited for and what came.
-func (r *recorder) waitFor(t *testing.T, what string, cond func([]record) bool) []record {
-	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	for {
-		recs := r.snapshot()
-		if cond(recs) {
-			return recs
-		}
-		select {
-		case <-r.changed:
-		case <-deadline.C:
-			t.Fatalf("%s: timed out after %v waiting for %s; got %s", r.name, waitTimeout, what, describe(recs))
-		}
-	}
-}
-
-func (r *recorder) ticks() []int64 { return ticksOf(r.snapshot()) }
-
-func (r *recorder) lastSeq() int64 {
-	s := r.ticks()
-	if len(s) == 0 {
-		return -1
-	}
-	return s[len(s)-1]
-}
-
-func atLeastTicks(n int) func([]record) bool {
-	return func(recs []record) bool { return len(ticksOf(recs)) >= n }
-}
-
-func pastSeq(seq int64) func([]record) bool {
-	return func(recs []record) bool { s := ticksOf(recs); return len(s) > 0 && s[len(s)-1] > seq }
-}
-
-func ticksOf(recs []record) []int64 {
-	var s []int64
-	for _, r := range recs {
-		if r.kind == "tick" {
-			s = append(s, r.seq)
-		}
-	}
-	return s
-}
-
-func ticksBySeq(recs []record) map[int64]record {
-	m := map[int64]record{}
-	for _, r := range recs {
-		if r.kind == "tick" {
-			m[r.seq] = r
-		}
-	}
-	return m
-}
-
-// indexOf is the index of the first record of kind at or after from, or -1.
-func indexOf(recs []record, from int, kind string) int {
-	for i := max(from, 0); i < len(recs); i++ {
-		if recs[i].kind == kind {
-			return i
-		}
-	}
-	return -1
-}
-
-func count(recs []record, kind string) int {
-	n := 0
-	for _, r := range recs {
-		if r.kind == kind {
-			n++
-		}
-	}
-	return n
-}
-
-func lastTickBefore(recs []record, i int) *record {
-	for j := i - 1; j >= 0; j-- {
-		if recs[j].kind == "tick" {
-			return &recs[j]
-		}
-	}
-	return nil
-}
-
-func firstTickAfter(recs []record, i int) *record {
-	for j := i + 1; j < len(recs); j++ {
-		if recs[j].kind == "tick" {
-			return &recs[j]
-		}
-	}
-	return nil
-}
-
-// describe prints records compactly: runs of ticks as a..b.
-func describe(recs []record) string {
-	var parts []string
-	for i := 0; i < len(recs); {
-		r := recs[i]
-		if r.kind == "tick" {
-			j := i
-			for j+1 < len(recs) && recs[j+1].kind == "tick" {
-				j++
-			}
-			parts = append(parts, "ticks "+summarize(ticksOf(recs[i:j+1])))
-			i = j + 1
-			continue
-		}
-		s := r.kind
-		if r.kind == "open" || r.kind == "error" {
-			if r.state != 0 || r.kind == "error" {
-				s += "(" + r.state.String() + ")"
-			}
-		}
-		if r.data != "" {
-			s += " " + strconv.Quote(truncate(r.data, 80))
-		}
-		parts = append(parts, s)
-		i++
-	}
-	if len(parts) == 0 {
-		return "nothing"
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
-// summarize prints seqs compactly: runs of consecutive seqs as a..b.
-func summarize(seqs []int64) string {
-	var b strings.Builder
-	for i := 0; i < len(seqs); {
-		j := i
-		for j+1 < len(seqs) && seqs[j+1] == seqs[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteString(" ")
-		}
-		if i == j {
-			fmt.Fprint(&b, seqs[i])
-		} else {
-			fmt.Fprintf(&b, "%d..%d", seqs[i], seqs[j])
-		}
-		i = j + 1
-	}
-	return "[" + b.String() + "]"
-}
-
-// checkNoLoss fails unless seqs are strictly consecutive: none missing,
-// none repeated, none out of order.
-func checkNoLoss(t *testing.T, who string, seqs []int64) {
-	t.Helper()
-	for i := 1; i < len(seqs); i++ {
-		if seqs[i] != seqs[i-1]+1 {
-			t.Errorf("%s: tick %d followed by %d (lost or repeated ticks); all: %s", who, seqs[i-1], seqs[i], summarize(seqs))
-			return
-		}
-	}
-}
-
-// esClient is a browser EventSource whose events are recorded.
-type esClient struct {
-	*recorder
-	es *browser.EventSource
-}
-
-// openEventSource opens the browser's EventSource on url, records every
-// event and closes it when the test ends.
-func openEventSource(t *testing.T, url string) *esClient {
-	t.Helper()
-	es, err := browser.NewEventSource(url, "hello", "tick", "echo", "gap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &esClient{recorder: newRecorder("EventSource " + url), es: es}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range es.Events() {
-			rec := record{kind: ev.Type, data: ev.Data, id: ev.LastEventID, state: ev.ReadyState, at: ev.At}
-			if ev.Type == "tick" {
-				var tk struct {
-					Seq  int64  `json:"seq"`
-					Time string `json:"time"`
-				}
-				if err := json.Unmarshal([]byte(ev.Data), &tk); err != nil {
-					rec.kind = "bad tick"
-				}
-				rec.seq, rec.time = tk.Seq, tk.Time
-			}
-			c.add(rec)
-		}
-	}()
-	t.Cleanup(func() {
-		es.Close()
-		<-done
-	})
-	return c
-}
-
-// wsConn is one ws.Conn (coder/websocket in the browser) whose messages
-// are recorded; a read error is recorded as "closed".
-type wsConn struct {
-	*recorder
-	conn *ws.Conn
-}
-
-func dialWS(t *testing.T, url string) *wsConn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	conn, err := ws.Dial(ctx, wsURL(url), nil)
-	if err != nil {
-		t.Fatalf("WebSocket dial %s: %v", url, err)
-	}
-	c := &wsConn{recorder: newRecorder("WebSocket " + url), conn: conn}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			// No deadline on the read: in the browser, coder/websocket
-			// closes the socket when a read's context ends.
-			m, err := conn.Read(context.Background())
-			if err != nil {
-				c.add(record{kind: "closed", data: err.Error()})
-				return
-			}
-			c.add(messageRecord(m))
-		}
-	}()
-	t.Cleanup(func() {
-		conn.Close() // 1000; an error only says it was closed already
-		<-done
-	})
-	return c
-}
-
-func messageRecord(m ws.Message) record {
-	r := record{kind: m.Type, seq: m.Seq, time: m.Time}
-	switch m.Type {
-	case ws.TypeHello:
-		r.data = m.Client
-	case ws.TypeEcho, ws.TypeError:
-		r.data = m.Text
-	case ws.TypeGap:
-		r.data = fmt.Sprintf("%d..%d", m.From, m.To)
-	}
-	return r
-}
-
-// runWSClient runs the reconnecting ws.Client in the browser until the test
-// ends, recording its messages and its OnOpen/OnError notices.
-func runWSClient(t *testing.T, url string, minBackoff, maxBackoff time.Duration) *recorder {
-	t.Helper()
-	rec := newRecorder("ws.Client " + url)
-	c := &ws.Client{
-		URL:        wsURL(url),
-		MinBackoff: minBackoff,
-		MaxBackoff: maxBackoff,
-		OnOpen:     func() { rec.add(record{kind: "open"}) },
-		OnError:    func(err error) { rec.add(record{kind: "error", data: err.Error()}) },
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, func(m ws.Message) { rec.add(messageRecord(m)) }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("ws.Client.Run ended with %v; want context.Canceled", err)
-		}
-	})
-	return rec
-}
-
-// watchWebSockets installs a browser.WebSocketWatch for the test. At the end
-// it closes the sockets left open (see WebSocketWatch.CloseOpen) and says
-// how many there were.
-func watchWebSockets(t *testing.T) *browser.WebSocketWatch {
-	w := browser.WatchWebSockets()
-	t.Cleanup(func() {
-		if n := w.CloseOpen(); n > 0 {
-			t.Logf("closed %d WebSocket(s) left open (coder/websocket's CloseNow asks the browser for code 1001, which it refuses)", n)
-		}
-		w.Stop()
-	})
-	return w
-}
-
-// waitClose waits for the browser's close event of a watched socket on url.
-func waitClose(t *testing.T, w *browser.WebSocketWatch, url string) browser.WebSocketClose {
-	t.Helper()
-	want := wsURL(url)
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	var seen []string
-	for {
-		select {
-		case c := <-w.Closes():
-			if strings.HasPrefix(c.URL, want) {
-				return c
-			}
-			seen = append(seen, fmt.Sprintf("%s %d", c.URL, c.Code))
-		case <-deadline.C:
-			t.Fatalf("no close event for %s within %v; closes seen: %q", want, waitTimeout, seen)
-		}
-	}
-}
-
-func wsURL(httpURL string) string { return "ws" + strings.TrimPrefix(httpURL, "http") }
-
-// serverStats is the part of compare.StatsSnapshot the tests read.
-type serverStats struct {
-	Seq int64    `json:"seq"`
-	SSE counters `json:"sse"`
-	WS  counters `json:"ws"`
-}
-
-type counters struct {
-	Connects    int64 `json:"connects"`
-	Resumes     int64 `json:"resumes"`
-	Chats       int64 `json:"chats"`
-	ChatRefused int64 `json:"chat_refused"`
-}
-
-// stats asks the runner for the Stats of server "allow" or "deny".
-func stats(t *testing.T, server string) serverStats {
-	t.Helper()
-	var st serverStats
-	ctlJSON(t, "GET", "/stats?server="+server, &st)
-	return st
-}
-
-// drop asks the runner to POST /drop?transport=... to the allowing server
-// and returns how many connections it closed.
-func drop(t *testing.T, transport string) int {
-	t.Helper()
-	var r struct{ Dropped int }
-	ctlJSON(t, "POST", "/drop?transport="+transport, &r)
-	return r.Dropped
-}
-
-// ctlJSON calls the runner's control endpoint and decodes its JSON answer.
-func ctlJSON(t *testing.T, method, path string, v any) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	resp, err := browser.Fetch(ctx, browser.Request{Method: method, URL: control + path})
-	if err != nil {
-		t.Fatalf("control %s %s: %v", method, path, err)
-	}
-	if resp.Status != 200 {
-		t.Fatalf("control %s %s: %d %s", method, path, resp.Status, resp.Body)
-	}
-	if err := json.Unmarshal(resp.Body, v); err != nil {
-		t.Fatalf("control %s %s: %v in %s", method, path, err, resp.Body)
-	}
-}
-
-func body(resp *browser.Response) string {
-	if resp == nil {
-		return ""
-	}
-	return fmt.Sprintf("(status %d: %s)", resp.Status, truncate(string(resp.Body), 200))
 }

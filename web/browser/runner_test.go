@@ -6,7 +6,8 @@ package browser_test
 // runs directly. It
 //
 //  1. serves a small control endpoint on 127.0.0.1 (see control below);
-//  2. runs this package's wasm tests (browser_test.go) as a child:
+//  2. runs this package's wasm tests (browser_test.go and the js-only files
+//     beside it) as a child:
 //     GOOS=js GOARCH=wasm go test -v -exec="env -u GOOS -u GOARCH go tool wasmbrowsertest" .
 //     wasmbrowsertest serves the test binary to headless Chromium from
 //     http://127.0.0.1:<a port of its own> and copies our environment into
@@ -42,6 +43,7 @@ import (
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/web/browsertest"
 )
 
@@ -200,9 +202,9 @@ type control struct {
 
 	mu     sync.Mutex // one request at a time
 	origin string     // the page's origin, from the first /setup
-	allow  *runningServer
-	deny   *runningServer // allows another origin, not the page's
-	denyD  *runningServer // the default configuration: no extra origins
+	allow  *comparetest.Server
+	deny   *comparetest.Server // allows another origin, not the page's
+	denyD  *comparetest.Server // the default configuration: no extra origins
 	setup  setup
 }
 
@@ -247,9 +249,9 @@ func newControl(t *testing.T, log *slog.Logger) *control {
 		hs.Close()
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		for _, s := range []*runningServer{c.allow, c.deny, c.denyD} {
+		for _, s := range []*comparetest.Server{c.allow, c.deny, c.denyD} {
 			if s != nil {
-				s.stop(t)
+				stopServer(t, s)
 			}
 		}
 	})
@@ -289,7 +291,7 @@ func (c *control) serveSetup(w http.ResponseWriter, r *http.Request) {
 	}
 	allowCfg := serverConfig(c.log.With("server", "allow"))
 	allowCfg.Origins = []string{origin}
-	allow, err := startServer(allowCfg, "127.0.0.1:0")
+	allow, err := comparetest.Run(allowCfg, "127.0.0.1:0")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -298,32 +300,32 @@ func (c *control) serveSetup(w http.ResponseWriter, r *http.Request) {
 	// one with the default configuration, as `ssevsws` starts without flags.
 	denyCfg := serverConfig(c.log.With("server", "deny"))
 	denyCfg.Origins = []string{"http://elsewhere.invalid:3000"}
-	deny, err := startServer(denyCfg, "127.0.0.1:0")
+	deny, err := comparetest.Run(denyCfg, "127.0.0.1:0")
 	if err != nil {
-		allow.stop(c.t)
+		stopServer(c.t, allow)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	denyD, err := startServer(serverConfig(c.log.With("server", "deny_default")), "127.0.0.1:0")
+	denyD, err := comparetest.Run(serverConfig(c.log.With("server", "deny_default")), "127.0.0.1:0")
 	if err != nil {
-		allow.stop(c.t)
-		deny.stop(c.t)
+		stopServer(c.t, allow)
+		stopServer(c.t, deny)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	c.origin, c.allow, c.deny, c.denyD = origin, allow, deny, denyD
-	cfg := allow.srv.Config()
+	cfg := allow.Config()
 	c.setup = setup{
 		Origin:    origin,
-		Allow:     "http://" + allow.addr,
-		Deny:      "http://" + deny.addr,
+		Allow:     allow.URL("http", ""),
+		Deny:      deny.URL("http", ""),
 		DenyOther: denyCfg.Origins[0],
-		Default:   "http://" + denyD.addr,
+		Default:   denyD.URL("http", ""),
 		Interval:  cfg.Interval.Milliseconds(),
 		Retry:     cfg.Retry.Milliseconds(),
 		ReadLimit: cfg.ReadLimit,
 	}
-	c.log.Info("servers started for the test page", "origin", origin, "allow", allow.addr, "deny", deny.addr, "deny_default", denyD.addr)
+	c.log.Info("servers started for the test page", "origin", origin, "allow", allow.Addr, "deny", deny.Addr, "deny_default", denyD.Addr)
 	writeJSON(w, c.setup)
 }
 
@@ -333,7 +335,7 @@ func (c *control) serveDrop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// From loopback and without an Origin header: allowed without a token.
-	resp, err := http.Post("http://"+c.allow.addr+"/drop?transport="+r.URL.Query().Get("transport"), "", nil)
+	resp, err := http.Post(c.allow.URL("http", "/drop?transport="+r.URL.Query().Get("transport")), "", nil)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -350,28 +352,28 @@ func (c *control) serveRestart(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	old := c.allow
-	old.stop(c.t)
-	last := old.srv.Stats().Seq
+	stopServer(c.t, old)
+	last := old.Stats().Seq
 	// Stay down until restartDownTicks more ticks have started: a
 	// deliberate outage (nothing to wait for), so that the clients miss
 	// ticks the new server has to re-create.
-	clock := old.srv.Clock()
+	clock := old.Clock()
 	time.Sleep(time.Until(clock.TimeOf(last + restartDownTicks + 1)))
 
-	cfg := old.srv.Config()
+	cfg := old.Config()
 	cfg.DropToken = "" // a new process gets a new token
-	s, err := startServer(cfg, old.addr)
+	s, err := comparetest.Run(cfg, old.Addr)
 	if err != nil {
-		http.Error(w, "restart on "+old.addr+": "+err.Error(), http.StatusInternalServerError)
+		http.Error(w, "restart on "+old.Addr+": "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	c.allow = s
-	c.log.Info("allowing server restarted on the same port", "addr", s.addr, "last_before", last, "first_after", s.srv.Stats().Seq)
-	writeJSON(w, restart{LastBefore: last, FirstAfter: s.srv.Stats().Seq})
+	c.log.Info("allowing server restarted on the same port", "addr", s.Addr, "last_before", last, "first_after", s.Stats().Seq)
+	writeJSON(w, restart{LastBefore: last, FirstAfter: s.Stats().Seq})
 }
 
 func (c *control) serveStats(w http.ResponseWriter, r *http.Request) {
-	var s *runningServer
+	var s *comparetest.Server
 	switch r.URL.Query().Get("server") {
 	case "allow":
 		s = c.allow
@@ -387,7 +389,7 @@ func (c *control) serveStats(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "call /setup first", http.StatusConflict)
 		return
 	}
-	writeJSON(w, s.srv.Stats())
+	writeJSON(w, s.Stats())
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -395,47 +397,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// runningServer is an ssevsws server on a real loopback listener.
-type runningServer struct {
-	srv    *compare.Server
-	addr   string
-	served chan error
-}
-
-// startServer serves cfg on addr ("127.0.0.1:0" for any port).
-func startServer(cfg compare.Config, addr string) (*runningServer, error) {
-	srv, err := compare.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	var ln net.Listener
-	// Listening again on the port of a server that has just stopped can
-	// race with the kernel releasing it; a few quick attempts cover that.
-	for attempt := 0; ; attempt++ {
-		ln, err = net.Listen("tcp", addr)
-		if err == nil || attempt == 50 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		srv.Shutdown(context.Background())
-		return nil, err
-	}
-	s := &runningServer{srv: srv, addr: ln.Addr().String(), served: make(chan error, 1)}
-	go func() { s.served <- srv.Serve(ln) }()
-	return s, nil
-}
-
-// stop shuts the server down gracefully, as SIGTERM would.
-func (s *runningServer) stop(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.srv.Shutdown(ctx); err != nil {
-		t.Errorf("shutting down the server on %s: %v", s.addr, err)
-	}
-	if err := <-s.served; err != http.ErrServerClosed {
-		t.Errorf("server on %s: Serve returned %v", s.addr, err)
+// stopServer stops s and reports a failed shutdown on t. The control
+// endpoint's handlers use it: they run outside the test's goroutine and
+// start their servers with comparetest.Run, which leaves stopping to them.
+func stopServer(t *testing.T, s *comparetest.Server) {
+	if err := s.Stop(); err != nil {
+		t.Errorf("server on %s: %v", s.Addr, err)
 	}
 }
 
