@@ -17,16 +17,16 @@ import (
 	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
-// runCompare is `ssevsws compare`: it runs the probes of package compare on
-// both transports, against a server it starts in this process or against
-// -url, and prints one side-by-side table, or the same as JSON with -json.
-// The exit code is 0 when every probe ran, 1 when one failed, 2 for bad
-// usage.
 // pageMeasurement is what the page's Measure button (POST /measure) runs:
 // every probe of ssevsws compare against a second, in-process server, with
 // short probes and a small crowd so that it answers within seconds.
 var pageMeasurement = probe.Options{Clients: 200, Duration: 500 * time.Millisecond}
 
+// runCompare is `ssevsws compare`: it runs the probes of package compare/probe on
+// both transports, against a server it starts in this process or against
+// -url, and prints one side-by-side table, or the same as JSON with -json.
+// The exit code is 0 when every probe ran, 1 when one failed, 2 for bad
+// usage.
 func runCompare(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ssevsws compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -18,7 +18,10 @@
 //     browser blocks (CORS, network) is a *FetchError, as scripts see it.
 //   - websocketwatch.go: WatchWebSockets records the close code the browser
 //     reports for every WebSocket, which coder/websocket's browser path hides.
-//   - browser_test.go: the browser tests themselves (js/wasm).
+//   - browser_test.go: the browser tests themselves (js/wasm); then
+//     records_test.go (what a client saw, and how tests wait on it),
+//     clients_test.go (the recorded EventSource, WebSocket and ws.Client) and
+//     control_test.go (the page's side of the runner's control endpoint).
 //   - runner_test.go: the native test that `go test ./...` runs: it starts
 //     the servers, runs the wasm tests in headless Chromium through
 //     wasmbrowsertest, and reports each of them by name (proc_*_test.go:
