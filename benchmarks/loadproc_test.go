@@ -2,7 +2,6 @@ package benchmarks
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 )
 
 // loadEnv, when set, makes the test binary a load process instead of a test
@@ -82,7 +82,7 @@ type loadProc struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	out    *bufio.Reader
-	stderr *syncBuffer
+	stderr *comparetest.LogBuffer
 }
 
 // startLoad starts enough load processes for nSSE + nWS connections to url,
@@ -108,7 +108,7 @@ func startLoad(url string, nSSE, nWS, perProc, perSource int) (*loadProcs, error
 		js, _ := json.Marshal(spec)
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), loadEnv+"="+string(js))
-		pr := &loadProc{cmd: cmd, stderr: &syncBuffer{}}
+		pr := &loadProc{cmd: cmd, stderr: &comparetest.LogBuffer{}}
 		cmd.Stderr = pr.stderr
 		if pr.in, err = cmd.StdinPipe(); err == nil {
 			var out io.ReadCloser
@@ -140,7 +140,7 @@ func startLoad(url string, nSSE, nWS, perProc, perSource int) (*loadProcs, error
 func (p *loadProc) read(want string) (string, error) {
 	line, err := p.out.ReadString('\n')
 	if err != nil {
-		return "", fmt.Errorf("load process: %w; it said:\n%s", err, p.stderr.tail())
+		return "", fmt.Errorf("load process: %w; it said:\n%s", err, p.stderr.Tail(2048))
 	}
 	line = strings.TrimSuffix(line, "\n")
 	if want != "" && line != want {
@@ -151,7 +151,7 @@ func (p *loadProc) read(want string) (string, error) {
 
 func (p *loadProc) say(cmd string) error {
 	if _, err := io.WriteString(p.in, cmd+"\n"); err != nil {
-		return fmt.Errorf("load process: %w; it said:\n%s", err, p.stderr.tail())
+		return fmt.Errorf("load process: %w; it said:\n%s", err, p.stderr.Tail(2048))
 	}
 	return nil
 }
@@ -203,31 +203,11 @@ func (lp *loadProcs) close() error {
 		}
 		p.in.Close()
 		if err := p.cmd.Wait(); err != nil {
-			errs = append(errs, fmt.Errorf("load process %d of %d: %w; it said:\n%s", i+1, len(lp.procs), err, p.stderr.tail()))
+			errs = append(errs, fmt.Errorf("load process %d of %d: %w; it said:\n%s", i+1, len(lp.procs), err, p.stderr.Tail(2048)))
 		}
 	}
 	lp.procs = nil
 	return errors.Join(errs...)
-}
-
-// syncBuffer keeps what a load process writes to its standard error.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail is the last 2 KiB written.
-func (b *syncBuffer) tail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	return s[max(0, len(s)-2048):]
 }
 
 // The load process holds its connections from the source addresses it is

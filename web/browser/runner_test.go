@@ -81,7 +81,7 @@ func serverConfig(log *slog.Logger) compare.Config {
 func TestBrowser(t *testing.T) {
 	browsertest.Require(t)
 
-	logs := &lockedBuffer{}
+	logs := &comparetest.LogBuffer{}
 	ctl := newControl(t, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	ctx := context.Background()
@@ -404,22 +404,4 @@ func stopServer(t *testing.T, s *comparetest.Server) {
 	if err := s.Stop(); err != nil {
 		t.Errorf("server on %s: %v", s.Addr, err)
 	}
-}
-
-// lockedBuffer collects the servers' log from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
