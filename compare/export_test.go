@@ -56,3 +56,7 @@ func (s *Server) SetChatRate(client string, rate float64) bool {
 	}
 	return ok
 }
+
+// ClientLeft is clientLeft: whether a failed stream write only means the
+// client closed its end.
+var ClientLeft = clientLeft

@@ -68,11 +68,18 @@ func TestPortSetsTheDefaultAddress(t *testing.T) {
 // returns the page URL it announces.
 func startRun(t *testing.T, args ...string) (url string, stop func() int) {
 	t.Helper()
+	return startRunLogging(t, io.Discard, args...)
+}
+
+// startRunLogging is startRun with the binary's log (its standard error)
+// written to stderr.
+func startRunLogging(t *testing.T, stderr io.Writer, args ...string) (url string, stop func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, w := io.Pipe()
 	exit := make(chan int, 1)
 	go func() {
-		exit <- run(ctx, args, noEnv, w, io.Discard)
+		exit <- run(ctx, args, noEnv, w, stderr)
 		w.Close()
 	}()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
