@@ -1,6 +1,10 @@
 package compare
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/ssevsws/ssevsws/ws"
+)
 
 // This file is compiled only with the package's tests. It lets the external
 // tests (package compare_test) reach the few internals they check, as
@@ -60,3 +64,7 @@ func (s *Server) SetChatRate(client string, rate float64) bool {
 // ClientLeft is clientLeft: whether a failed stream write only means the
 // client closed its end.
 var ClientLeft = clientLeft
+
+// SubscribeWS subscribes as a WebSocket connection would, so that a test can
+// drive the feed (its backlog, its live queue) without a socket.
+func (s *Server) SubscribeWS(lastID string) (ws.Feed, error) { return s.subscribeWS(nil, lastID) }

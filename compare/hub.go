@@ -74,12 +74,13 @@ type subscription struct {
 	once   sync.Once
 
 	chat tokenBucket
+
+	live bool // publish queues ticks for it; set by goLive, under h.mu
 }
 
 // subscribe registers a client. lastID is the raw Last-Event-ID (or
-// lastEventId query parameter). Registering and reading h.last happen under
-// one lock, so every tick up to last comes from the backlog and every tick
-// after it from the queue: none twice, none missing.
+// lastEventId query parameter). The client gets ticks from its backlog up
+// to the newest published one, then from its queue (see backlog).
 func (h *hub) subscribe(t Transport, lastID string) (*subscription, error) {
 	s := &subscription{
 		h: h, id: rand.Text()[:16], transport: t,
@@ -118,17 +119,58 @@ func (h *hub) subscribe(t Transport, lastID string) (*subscription, error) {
 
 // backlog yields what the client gets before live ticks: the gap, if any,
 // then every replayed tick, encoded for the subscription's transport.
+//
+// A client being replayed to is not fed by publish: on a busy machine a
+// long replay (a whole window is thousands of ticks) could outlast its
+// queue, and the client would be dropped as too slow while merely catching
+// up. Instead, when the replay reaches the end of its plan, the backlog
+// asks the hub for the ticks published meanwhile and re-creates them from
+// the clock too, until none are left; then, under the hub's lock, the
+// subscription goes live, so that every tick after that comes through the
+// queue: none twice, none missing. It stops early if the subscription ends.
 func (s *subscription) backlog(gap func(from, to int64) []byte, tick func(Tick) []byte) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
 		r := s.resume
 		if r.HasGap() && !yield(gap(r.GapFrom, r.GapTo)) {
 			return
 		}
-		for seq := r.From; seq <= r.To; seq++ {
-			if !yield(tick(s.h.clock.Tick(seq))) {
+		// to is the last tick the client will have had when the inner loop
+		// ends: its own last id when the plan replays nothing (To < From).
+		for from, to := r.From, r.To; ; {
+			for seq := from; seq <= to; seq++ {
+				if s.ended() || !yield(tick(s.h.clock.Tick(seq))) {
+					return
+				}
+			}
+			last := s.h.goLive(s, to)
+			if last == to {
 				return
 			}
+			from, to = to+1, last
 		}
+	}
+}
+
+// goLive makes s live if sent, the last tick its backlog sent, is the
+// newest published one, and otherwise returns the newest, which the backlog
+// must send first.
+func (h *hub) goLive(s *subscription, sent int64) (last int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.last > sent {
+		return h.last
+	}
+	s.live = true
+	return sent
+}
+
+// ended reports whether the subscription has ended.
+func (s *subscription) ended() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -171,6 +213,9 @@ func (h *hub) publish(seq int64) {
 	defer h.mu.Unlock()
 	h.last = seq
 	for id, s := range h.subs {
+		if !s.live {
+			continue // still replaying: its backlog catches up from the clock
+		}
 		frame := wsFrame
 		if s.transport == SSE {
 			frame = sseFrame
