@@ -28,7 +28,7 @@ import (
 //	GET  /healthz liveness
 //
 // CORS (rs/cors) covers the endpoints a page from another origin may read:
-// /sse, /chat and /stats. /ws checks origins itself: browsers do not apply
+// /sse, /chat, /stats and /metrics. /ws checks origins itself: browsers do not apply
 // CORS to WebSocket, they send Origin and leave the decision to the server.
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
@@ -73,6 +73,7 @@ func (s *Server) routes() http.Handler {
 	route(c.Handler, "/sse", s.limit.limited(http.HandlerFunc(s.serveSSE)), http.MethodGet)
 	route(c.Handler, "/chat", http.HandlerFunc(s.serveChat), http.MethodPost)
 	route(c.Handler, "/stats", http.HandlerFunc(s.serveStats), http.MethodGet)
+	route(c.Handler, "/metrics", s.metricsHandler(), http.MethodGet) // the same counters, for Prometheus
 	handle("/ws", s.limit.limited(wsh), http.MethodGet) // refused before the upgrade, with a status
 	handle("/drop", http.HandlerFunc(s.serveDrop), http.MethodPost)
 	handle("/measure", http.HandlerFunc(s.serveMeasure), http.MethodPost)
