@@ -74,7 +74,7 @@ func (s *Server) routes() http.Handler {
 	route(c.Handler, "/chat", http.HandlerFunc(s.serveChat), http.MethodPost)
 	route(c.Handler, "/stats", http.HandlerFunc(s.serveStats), http.MethodGet)
 	route(c.Handler, "/metrics", s.metricsHandler(), http.MethodGet) // the same counters, for Prometheus
-	handle("/ws", s.limit.limited(wsh), http.MethodGet) // refused before the upgrade, with a status
+	handle("/ws", s.limit.limited(wsh), http.MethodGet)              // refused before the upgrade, with a status
 	handle("/drop", http.HandlerFunc(s.serveDrop), http.MethodPost)
 	handle("/measure", http.HandlerFunc(s.serveMeasure), http.MethodPost)
 	handle("/healthz", http.HandlerFunc(s.serveHealth), http.MethodGet, http.MethodHead)
