@@ -9,12 +9,13 @@ import (
 // measureTimeout bounds one POST /measure.
 const measureTimeout = 2 * time.Minute
 
-// serveMeasure is POST /measure: the page's "measure" button. It runs the
-// same probes as `ssevsws compare` and answers with the same JSON report.
+// serveMeasure is POST /measure: the page's "measure" button. It runs
+// Config.Measure and answers with what that returns, as JSON; without one it
+// answers 501.
 //
-// What it measures is Config.Measure's business (cmd/ssevsws runs the
-// probes against a second, in-process server, so that the class's own
-// panels are never cut by a measurement). This handler keeps the rules
+// What it measures is Config.Measure's business (the binary measures a
+// second, in-process server, so that the class's own panels are never cut
+// by a measurement). This handler keeps the rules
 // around it: allowed like /drop (loopback or the token), because it costs
 // seconds of CPU; one at a time (409 while another runs); ended by a
 // shutdown; at most measureTimeout long.

@@ -23,8 +23,9 @@ import (
 //	GET  /ws      the clock as WebSocket messages, chat echo on the same socket
 //	POST /chat    the SSE back channel: the echo arrives on the client's stream
 //	GET  /stats   counters per transport, JSON
+//	GET  /metrics the same counters in the Prometheus text format
 //	POST /drop    close one transport's connections (loopback or token only)
-//	POST /measure run the compare probes on a second, in-process server (same rule)
+//	POST /measure run Config.Measure, 501 without one (same rule as /drop)
 //	GET  /healthz liveness
 //
 // CORS (rs/cors) covers the endpoints a page from another origin may read:

@@ -5,8 +5,8 @@ package compare
 type Transport string
 
 const (
-	SSE Transport = "sse"
-	WS  Transport = "ws"
+	SSE Transport = "sse" // Server-Sent Events, GET /sse
+	WS  Transport = "ws"  // WebSocket, GET /ws
 )
 
 // Transports lists both transports in the order tables show them.

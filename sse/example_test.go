@@ -1,6 +1,7 @@
 package sse_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -151,6 +152,48 @@ func ExampleStream_Run() {
 	//
 	// event: word
 	// data: two
+}
+
+// A writer loop that waits on more than one channel (here: ticks and
+// chat echoes, with their own bounds) uses the stream's heartbeat instead
+// of a timer of its own: HeartbeatDue comes due only after Config.Heartbeat
+// with nothing written.
+func ExampleStream_HeartbeatDue() {
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		stream, err := sse.Open(w, r, sse.Config{Heartbeat: 20 * time.Millisecond})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		ticks, echoes := make(chan []byte), make(chan []byte)
+		for {
+			select {
+			case frame := <-ticks:
+				err = stream.WriteFrame(frame)
+			case frame := <-echoes:
+				err = stream.WriteFrame(frame)
+			case <-stream.HeartbeatDue(): // nothing from either for 20 ms
+				err = stream.Heartbeat()
+			case <-r.Context().Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(handler))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+	fmt.Print(line)
+	// Output:
+	// : keep-alive
 }
 
 // A client that resumes where it left off when the server ends the stream.

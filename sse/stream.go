@@ -14,9 +14,10 @@ type Config struct {
 	// wait before reconnecting after the stream ends.
 	Retry time.Duration
 
-	// Heartbeat, if > 0, makes Run write a comment whenever the stream has
-	// been silent for this long, so that proxies and load balancers with a
-	// read timeout do not cut an idle stream.
+	// Heartbeat, if > 0, is how long the stream may stay silent before a
+	// keep-alive comment, so that proxies and load balancers with a read
+	// timeout do not cut an idle stream. Run sends it by itself; a writer
+	// loop of its own selects on HeartbeatDue and calls Heartbeat.
 	Heartbeat time.Duration
 
 	// WriteTimeout, if > 0, bounds every write and flush. A client that
@@ -26,7 +27,7 @@ type Config struct {
 	WriteTimeout time.Duration
 }
 
-// heartbeatFrame is the comment Run sends when the stream is idle.
+// heartbeatFrame is the comment Heartbeat writes when the stream is idle.
 var heartbeatFrame = AppendComment(nil, "keep-alive")
 
 // LastEventID returns the ID a reconnecting client wants to resume after:

@@ -381,3 +381,56 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// HeartbeatDue, for a writer loop of its own: nil without a heartbeat; not
+// ready right after a write, however often writes come; ready only once a
+// whole Heartbeat has passed since the last write (a timer never fires
+// early); and Heartbeat writes the keep-alive comment, which starts the
+// wait again.
+func TestHeartbeatDueOnlyAfterSilence(t *testing.T) {
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	off, err := Open(httptest.NewRecorder(), req, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.HeartbeatDue() != nil {
+		t.Error("HeartbeatDue is not nil without a heartbeat")
+	}
+
+	const heartbeat = 30 * time.Millisecond
+	rec := httptest.NewRecorder()
+	s, err := Open(rec, req, Config{Heartbeat: heartbeat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame, _ := AppendEvent(nil, Event{Data: "x"})
+	var last time.Time // taken before each write, which restarts the wait when it ends
+	for range 20 {
+		// Writes spread over several heartbeats: a wait that writes did
+		// not restart would come due between them. (Had one come due
+		// late on a busy machine, the write's restart discards it.)
+		time.Sleep(heartbeat / 3)
+		last = time.Now()
+		if err := s.WriteFrame(frame); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-s.HeartbeatDue():
+			t.Fatal("heartbeat due right after a write")
+		default:
+		}
+	}
+	for range 2 {
+		<-s.HeartbeatDue()
+		if silent := time.Since(last); silent < heartbeat {
+			t.Fatalf("heartbeat due after %v of silence, want at least %v", silent, heartbeat)
+		}
+		last = time.Now()
+		if err := s.Heartbeat(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Count(rec.Body.String(), ": keep-alive\n"); got != 2 {
+		t.Errorf("%d keep-alive comments in %q, want 2", got, rec.Body.String())
+	}
+}

@@ -217,6 +217,9 @@ func startServer(t *testing.T, h *Handler, feeds ...*fakeFeed) *testServer {
 	return ts
 }
 
+// syncBuffer is the handler's log. (comparetest.LogBuffer does the same,
+// but ws's tests cannot import it: comparetest imports compare, which
+// imports ws.)
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

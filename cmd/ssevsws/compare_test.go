@@ -69,8 +69,8 @@ func TestCompareTableAgainstURL(t *testing.T) {
 		t.Skip("runs every probe for a few seconds")
 	}
 	defer goleak.VerifyNone(t)
-	srv := comparetest.StartConfig(t, compare.Config{Interval: 50 * time.Millisecond, Retry: 20 * time.Millisecond,
-		ChatRate: -1, Logger: comparetest.Logger()})
+	srv := comparetest.Start(t, compare.Config{Interval: 50 * time.Millisecond, Retry: 20 * time.Millisecond,
+		ChatRate: -1, Logger: comparetest.Logger()}, "127.0.0.1:0")
 	// Stopped before goleak looks (deferred calls run before t.Cleanup);
 	// the cleanup still reports a failed stop.
 	defer srv.Stop()

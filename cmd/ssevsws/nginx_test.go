@@ -49,7 +49,7 @@ func startBehindNginx(t *testing.T, cfg compare.Config) (proxy string, srv *comp
 	}
 
 	cfg.Logger = comparetest.Logger()
-	srv = comparetest.StartConfig(t, cfg)
+	srv = comparetest.Start(t, cfg, "127.0.0.1:0")
 
 	conf, err := os.ReadFile("nginx.conf")
 	if err != nil {

@@ -6,5 +6,7 @@
 // once, with one set of retry timings.
 //
 // server.go starts servers and is native only, as the server is; seqs.go
-// checks tick sequences and builds for GOOS=js too, for the browser tests.
+// checks tick sequences and builds for GOOS=js too, for the browser tests;
+// logbuffer.go keeps what a server or a child process logs, for a failing
+// test to print.
 package comparetest

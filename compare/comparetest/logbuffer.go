@@ -12,6 +12,7 @@ type LogBuffer struct {
 	buf bytes.Buffer
 }
 
+// Write appends p; it is safe to call from many goroutines.
 func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

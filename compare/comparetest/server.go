@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,12 +41,13 @@ const relistenFor = 5 * time.Second
 const shutdownWithin = 10 * time.Second
 
 // Listen listens on addr ("127.0.0.1:0" for any free port), retrying for a
-// few seconds while the address is still in use.
+// few seconds while the address is still in use; any other error is
+// returned at once.
 func Listen(addr string) (net.Listener, error) {
 	deadline := time.Now().Add(relistenFor)
 	for {
 		ln, err := net.Listen("tcp", addr)
-		if err == nil || time.Now().After(deadline) {
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
 			return ln, err
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -93,13 +95,6 @@ func Serve(tb testing.TB, cfg compare.Config, ln net.Listener) *Server {
 	s := serve(srv, ln)
 	tb.Cleanup(func() { s.stopChecked(tb) })
 	return s
-}
-
-// StartConfig is Start on 127.0.0.1:0 after compare.New; a convenience for
-// the common case.
-func StartConfig(tb testing.TB, cfg compare.Config) *Server {
-	tb.Helper()
-	return Start(tb, cfg, "127.0.0.1:0")
 }
 
 func serve(srv *compare.Server, ln net.Listener) *Server {

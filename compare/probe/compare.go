@@ -82,7 +82,7 @@ type Row struct {
 	Ratio *float64 `json:"ratio"` // SSE ÷ WebSocket
 	Note  string   `json:"note,omitempty"`
 
-	// The same values as text, by Format and FormatRatio, so that the CLI
+	// The same values as text, by format and formatRatio, so that the CLI
 	// and the page print one number one way.
 	SSEText   string `json:"sse_text"`
 	WSText    string `json:"ws_text"`
@@ -195,7 +195,9 @@ func Compare(ctx context.Context, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-// startInProcess starts InProcessConfig on a loopback port.
+// startInProcess starts InProcessConfig on a loopback port. It is not
+// comparetest.Run, which does the same for tests, because this is product
+// code: comparetest imports package testing.
 func startInProcess(clients int) (*compare.Server, *Target, func(), error) {
 	if _, err := RaiseFileLimit(); err != nil && clients > 400 {
 		return nil, nil, nil, fmt.Errorf("probe: cannot raise the open file limit for %d connections: %w", clients, err)
@@ -284,7 +286,7 @@ func rows(res map[compare.Transport]*Results, idle bool) []Row {
 		if !idle && d.key == "idle_rss" {
 			row.Note = "n/a: needs the in-process server"
 		}
-		row.SSEText, row.WSText, row.RatioText = Format(row.SSE, row.Unit), Format(row.WS, row.Unit), FormatRatio(row.Ratio)
+		row.SSEText, row.WSText, row.RatioText = format(row.SSE, row.Unit), format(row.WS, row.Unit), formatRatio(row.Ratio)
 		out = append(out, row)
 	}
 	return out

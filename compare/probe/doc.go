@@ -45,7 +45,9 @@
 //   - reconnect.go: Reconnect, drop, resume, lost ticks.
 //   - idle.go: Idle, what an idle connection costs the server, measured
 //     from inside its process.
-//   - compare.go: Compare, every probe on both transports, one Report.
+//   - compare.go: Compare, every probe on both transports, one Report;
+//     format.go: how each value of the Report is written, once for the CLI
+//     and the page.
 //   - rlimit_unix.go, rlimit_other.go: RaiseFileLimit, for thousands of
 //     connections in one process.
 package probe

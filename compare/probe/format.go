@@ -5,12 +5,12 @@ import (
 	"math"
 )
 
-// Format writes a measure in its unit as every view shows it: the table of
+// format writes a measure in its unit as every view shows it: the table of
 // ssevsws compare, and the page's Measure table, which reads it from the
 // report's *_text fields instead of formatting numbers its own way. nil is
 // "n/a". Counts print as whole numbers when they are (0 lost ticks, 2
 // goroutines), bytes always do.
-func Format(v *float64, unit string) string {
+func format(v *float64, unit string) string {
 	if v == nil {
 		return "n/a"
 	}
@@ -40,9 +40,9 @@ func Format(v *float64, unit string) string {
 	return s
 }
 
-// FormatRatio writes SSE ÷ WebSocket as the tables show it: "1.23×", or
+// formatRatio writes SSE ÷ WebSocket as the tables show it: "1.23×", or
 // "—" where there is no ratio.
-func FormatRatio(r *float64) string {
+func formatRatio(r *float64) string {
 	if r == nil {
 		return "—"
 	}

@@ -22,15 +22,15 @@ func TestFormat(t *testing.T) {
 		{f(33.25), "KiB", "33.2 KiB"},
 		{f(140.06), "µs", "140.1 µs"},
 	} {
-		if got := Format(tt.v, tt.unit); got != tt.want {
-			t.Errorf("Format(%v, %q) = %q, want %q", deref(tt.v), tt.unit, got, tt.want)
+		if got := format(tt.v, tt.unit); got != tt.want {
+			t.Errorf("format(%v, %q) = %q, want %q", deref(tt.v), tt.unit, got, tt.want)
 		}
 	}
-	if got := FormatRatio(nil); got != "—" {
-		t.Errorf("FormatRatio(nil) = %q", got)
+	if got := formatRatio(nil); got != "—" {
+		t.Errorf("formatRatio(nil) = %q", got)
 	}
-	if got := FormatRatio(f(1.2345)); got != "1.23×" {
-		t.Errorf("FormatRatio(1.2345) = %q", got)
+	if got := formatRatio(f(1.2345)); got != "1.23×" {
+		t.Errorf("formatRatio(1.2345) = %q", got)
 	}
 }
 
