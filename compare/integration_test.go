@@ -185,13 +185,14 @@ func TestRestartResumesWithoutLoss(t *testing.T) {
 // meanwhile a healthy client keeps getting every tick on time.
 func TestStuckClientIsDroppedWithoutDelayingOthers(t *testing.T) {
 	cfg := comparetest.Fast()
-	// Fast ticks fill a stuck client's small buffers within a second, but
-	// the queue must stay long enough that a clock loop woken late on a busy
-	// machine publishes its missed ticks instead of resyncing (more than
-	// half a queue late), which would end the stuck clients as "behind"
-	// rather than as too slow.
+	// Fast ticks fill a stuck client's small buffers within a second or
+	// two; then its write times out and it is dropped. The queue is long so
+	// that a clock loop woken late on a busy machine publishes its missed
+	// ticks instead of resyncing (more than half a queue, 1.28 s, late),
+	// which would end the stuck clients as "behind" rather than as too
+	// slow. The full-queue path is TestFullQueueDropsClient's.
 	cfg.Interval = 10 * time.Millisecond
-	cfg.QueueSize = 16
+	cfg.QueueSize = 256
 	cfg.WriteTimeout = 500 * time.Millisecond
 	// Small socket buffers make a client that does not read back up in a
 	// fraction of a second instead of after megabytes.

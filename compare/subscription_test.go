@@ -3,6 +3,7 @@ package compare_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,4 +66,40 @@ func decodeTick(t *testing.T, msg []byte) int64 {
 		t.Fatalf("%s: want a tick", msg)
 	}
 	return m.Seq
+}
+
+// A live client whose queue is full when a tick comes is dropped as too
+// slow and counted, at once: publishing never waits for it.
+func TestFullQueueDropsClient(t *testing.T) {
+	cfg := comparetest.Fast()
+	cfg.Interval = time.Hour // the test publishes
+	cfg.QueueSize = 4
+	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
+	feed, err := ts.SubscribeWS("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
+	for range feed.Backlog() { // the current tick; then it is live
+	}
+	for range cfg.QueueSize {
+		ts.PublishNext()
+	}
+	select {
+	case <-feed.Done():
+		t.Fatalf("dropped with a queue that still had room: %v", feed.Err())
+	default:
+	}
+	ts.PublishNext() // one more than the queue holds, and nobody reads
+	select {
+	case <-feed.Done():
+	default:
+		t.Fatal("a client with a full queue was not dropped")
+	}
+	if err := feed.Err(); !strings.Contains(err.Error(), "too slow") {
+		t.Errorf("dropped with %v, want the too-slow close", err)
+	}
+	if got := ts.Stats().WS.SlowDropped; got != 1 {
+		t.Errorf("slow_dropped %d, want 1", got)
+	}
 }
