@@ -20,15 +20,19 @@ import (
 // The page tests drive the real page in headless Chromium against a real
 // server on 127.0.0.1, through the hooks listed at the top of
 // static/index.html. They wait on DOM conditions, never on fixed sleeps.
+// They run on a 1280×720 viewport, a projector's, where the stage must fit
+// without scrolling: stage_test.go checks that (fit, alignment, the keys).
 // Their plumbing lives beside this file: server_test.go (the server, which
 // can be restarted on its address), pagehelpers_test.go (the Chromium tab)
 // and screenshot_test.go (the screenshots, and the PNG shrinker for
 // web/screenshot.png).
 //
-// Every run saves full-page screenshots, light and dark, under
-// $TMPDIR/ssevsws-screenshots (the log prints the paths). Set
-// SSEVSWS_SCREENSHOT=path.png to also write a small one there (that is how
-// web/screenshot.png is made).
+// Every run saves screenshots of the stage (live, reconnecting, resumed
+// after a restart, light and dark; 1920×1080; 800 px wide) under
+// $TMPDIR/ssevsws-screenshots, or $SSEVSWS_SCREENSHOTS (the log prints the
+// paths). Set SSEVSWS_SCREENSHOT=web/screenshot.png to also write the
+// README's one there, with web/screenshot.sources beside it
+// (TestScreenshotCurrent in sources_test.go holds the two together).
 
 const (
 	tickInterval = 100 * time.Millisecond
@@ -48,6 +52,7 @@ func TestPage(t *testing.T) {
 	exe := browsertest.Require(t)
 	srv := startServer(t)
 	p := newPage(t, exe)
+	p.setViewport(t, stageW, stageH)
 
 	p.run(t, "load the page", chromedp.Navigate(srv.url()+"/"))
 	p.waitJS(t, "both panels open with a tick", 20*time.Second, `(() => {
@@ -55,6 +60,8 @@ func TestPage(t *testing.T) {
 		return !!s && s.sse.state === "open" && s.ws.state === "open" && s.sse.seq !== null && s.ws.seq !== null;
 	})()`)
 	p.checkConsole(t, "after load")
+
+	t.Run("Stage", func(t *testing.T) { testStage(t, p) })
 
 	t.Run("Ticks", func(t *testing.T) {
 		// One tick per interval: both panels must show a new tick within
@@ -105,9 +112,14 @@ func TestPage(t *testing.T) {
 		}
 	})
 
+	t.Run("LatencyChart", func(t *testing.T) { testLatencyChart(t, p) })
+
 	for _, c := range []struct{ panel, by string }{{"sse", "browser"}, {"ws", "page"}} {
 		t.Run("Drop/"+c.panel, func(t *testing.T) { testDrop(t, p, srv, c.panel, c.by) })
 	}
+
+	t.Run("Reconnecting", func(t *testing.T) { testReconnecting(t, p, srv) })
+	t.Run("Shortcuts", func(t *testing.T) { testShortcuts(t, p, srv) })
 
 	t.Run("Chat", func(t *testing.T) {
 		for _, name := range []string{"sse", "ws"} {
@@ -157,7 +169,11 @@ func TestPage(t *testing.T) {
 		}
 	})
 
+	t.Run("ChatRefused", func(t *testing.T) { testChatRefused(t, p) })
+
 	t.Run("ConnectionLimit", func(t *testing.T) {
+		p.showView(t, "limit")
+		defer p.showView(t, "stage")
 		p.waitJS(t, "own stream open", 10*time.Second, `ssevsws.snapshot().sse.state === "open"`)
 		start := time.Now()
 		p.run(t, "click the limit button", chromedp.Click("#limit-run", chromedp.ByQuery))
@@ -205,13 +221,17 @@ func TestPage(t *testing.T) {
 		})()`)
 	})
 
+	t.Run("TickWireBytes", func(t *testing.T) { testTickWireBytes(t, p, srv) })
+
 	t.Run("Measure", func(t *testing.T) {
+		p.showView(t, "measure")
+		defer p.showView(t, "stage")
 		p.run(t, "click measure", chromedp.Click("#measure-run", chromedp.ByQuery))
 		p.waitJS(t, "the measured table", 30*time.Second,
 			`document.getElementById("measure").dataset.state === "done"`)
-		var rows []struct{ Key, SSE, WS string }
+		var rows []struct{ Key, SSE, WS, Ratio string }
 		p.eval(t, "read the measured table", `[...document.querySelectorAll("#measure tbody tr")].map(tr => ({
-			Key: tr.dataset.key, SSE: tr.cells[1].textContent, WS: tr.cells[2].textContent}))`, &rows)
+			Key: tr.dataset.key, SSE: tr.cells[1].textContent, WS: tr.cells[2].textContent, Ratio: tr.cells[3].textContent}))`, &rows)
 		found := false
 		for _, r := range rows {
 			if r.Key == "connect_p50" {
@@ -221,44 +241,33 @@ func TestPage(t *testing.T) {
 		if len(rows) < 8 || !found {
 			t.Errorf("measured table %+v: want a row per probe, connect p50 in ms for both", rows)
 		}
+		checkMeasureText(t, p, rows)
 	})
 
-	t.Run("Layout", func(t *testing.T) {
-		// Side by side when wide, stacked when narrow.
-		var wide, narrow struct{ SameRow, Stacked bool }
-		const probe = `(() => {
-			const a = document.querySelector('[data-panel="sse"]').getBoundingClientRect();
-			const b = document.querySelector('[data-panel="ws"]').getBoundingClientRect();
-			return {SameRow: Math.abs(a.top - b.top) < 2 && a.right <= b.left, Stacked: b.top >= a.bottom};
-		})()`
-		p.eval(t, "wide layout", probe, &wide)
-		p.run(t, "narrow viewport", chromedp.EmulateViewport(700, 1000))
-		p.eval(t, "narrow layout", probe, &narrow)
-		p.run(t, "wide viewport", chromedp.EmulateViewport(1600, 1000))
-		if !wide.SameRow {
-			t.Error("at 1600 px the panels are not side by side")
-		}
-		if !narrow.Stacked {
-			t.Error("at 700 px the panels are not stacked")
-		}
-	})
+	t.Run("Layout", func(t *testing.T) { testStack(t, p) })
 
 	t.Run("Restart", func(t *testing.T) {
 		// The experiment the page describes: stop the server, start it
-		// again; both panels reconnect on their own and lose nothing.
+		// again; both panels reconnect on their own and lose nothing, and
+		// stay in line with each other on the stage all along.
+		p.setViewport(t, stageW, stageH)
 		var before struct{ SSE, WS int }
 		p.eval(t, "count episodes", `(() => { const s = ssevsws.snapshot();
 			return {SSE: s.sse.episodes.length, WS: s.ws.episodes.length}; })()`, &before)
 		p.checkConsole(t, "before the restart")
+		p.startAlign(t)
 		srv.stop()
 		p.waitJS(t, "both panels reconnecting", 10*time.Second,
 			`(() => { const s = ssevsws.snapshot(); return s.sse.state !== "open" && s.ws.state !== "open"; })()`)
+		p.checkStage(t, "both reconnecting")
 		srv.start()
 		p.waitJS(t, "both panels resumed", 20*time.Second, fmt.Sprintf(`(() => {
 			const s = ssevsws.snapshot();
 			const done = (p, n) => p.episodes.length > n && p.episodes[p.episodes.length - 1].phase === "resumed";
 			return done(s.sse, %d) && done(s.ws, %d);
 		})()`, before.SSE, before.WS))
+		p.stopAlign(t, "server restart", "reconnecting/reconnecting", "open/open")
+		p.checkStage(t, "both resumed after the restart")
 		var got struct {
 			SSE, WS struct {
 				Lost int
@@ -302,6 +311,11 @@ func TestPage(t *testing.T) {
 		p.dropConsole(t, "ERR_CONNECTION_REFUSED", "WebSocket connection to")
 	})
 
+	// The last scene, for the screenshots: a chat on each panel, echoed.
+	for _, name := range []string{"sse", "ws"} {
+		p.chat(t, name, "hello, class", true)
+		p.waitEcho(t, name, "hello, class")
+	}
 	p.screenshots(t)
 	p.checkConsole(t, "at the end")
 }
@@ -332,6 +346,7 @@ func TestPageHTTP2(t *testing.T) {
 		const s = window.ssevsws && window.ssevsws.snapshot();
 		return !!s && s.sse.state === "open" && s.ws.state === "open" && s.sse.seq !== null && s.ws.seq !== null;
 	})()`)
+	p.showView(t, "limit")
 	p.run(t, "click the limit button", chromedp.Click("#limit-run", chromedp.ByQuery))
 	p.waitJS(t, "the limit result", 20*time.Second,
 		`document.getElementById("limit-result").dataset.state === "done"`)
@@ -357,11 +372,16 @@ func testDrop(t *testing.T, p *page, srv *testServer, name, by string) {
 	var before struct{ Episodes, Reconnects int }
 	p.eval(t, "count episodes", fmt.Sprintf(`(() => { const s = ssevsws.snapshot().%s;
 		return {Episodes: s.episodes.length, Reconnects: s.reconnects}; })()`, name), &before)
+	// Measured at every change, the reconnecting moment included.
+	p.startAlign(t)
 	p.run(t, "click Drop", chromedp.Click("#"+name+"-drop", chromedp.ByQuery))
 	p.waitJS(t, "the episode resumed", 15*time.Second, fmt.Sprintf(`(() => {
 		const e = ssevsws.snapshot().%s.episodes;
 		return e.length > %d && e[e.length - 1].phase === "resumed";
 	})()`, name, before.Episodes))
+	reconnecting := map[string]string{"sse": "reconnecting/open", "ws": "open/reconnecting"}[name]
+	p.stopAlign(t, name+" drop → reconnecting → resumed", reconnecting, "open/open")
+	p.checkStage(t, name+" resumed after Drop")
 	// A few live ticks after the resume, then the numbers.
 	p.waitJS(t, "three live ticks after", 10*time.Second, fmt.Sprintf(`(() => {
 		const s = ssevsws.snapshot().%s;

@@ -5,7 +5,6 @@ package web_test
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"image"
 	"image/color"
 	"image/draw"
@@ -13,69 +12,127 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/ssevsws/ssevsws/web"
 )
 
-// screenshots saves the full page, light and dark, in a directory that
-// outlives the test (ssevsws-screenshots in the system's temp dir; the log
-// gives the paths), and the light one also where SSEVSWS_SCREENSHOT says.
-// Nothing is compared: CI must not depend on pixels.
-func (p *page) screenshots(t *testing.T) {
+// shotDir is where screenshots go: $SSEVSWS_SCREENSHOTS if set, else
+// ssevsws-screenshots in the system's temp dir. It outlives the test; the
+// log gives each file's path.
+func shotDir(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join(os.TempDir(), "ssevsws-screenshots")
+	dir := os.Getenv("SSEVSWS_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "ssevsws-screenshots")
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var light, dark []byte
+	return dir
+}
+
+// saveShot saves what the viewport shows as name (a PNG) in shotDir and
+// returns it. Nothing is compared: CI must not depend on pixels.
+func (p *page) saveShot(t *testing.T, name string) []byte {
+	t.Helper()
+	var b []byte
+	p.run(t, "screenshot "+name, chromedp.CaptureScreenshot(&b))
+	p.writeShot(t, name, b)
+	return b
+}
+
+// saveFullShot saves the whole page, scrolled parts included.
+func (p *page) saveFullShot(t *testing.T, name string) {
+	t.Helper()
+	var b []byte
+	p.run(t, "screenshot "+name, chromedp.FullScreenshot(&b, 100))
+	p.writeShot(t, name, b)
+}
+
+func (p *page) writeShot(t *testing.T, name string, b []byte) {
+	t.Helper()
+	c, err := png.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		t.Errorf("%s is not a PNG: %v", name, err)
+	}
+	path := filepath.Join(shotDir(t), name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d×%d, %d KB)", path, c.Width, c.Height, len(b)/1024)
+}
+
+// screenshots saves the stage at 1280×720, light and dark (resumed.png and
+// resumed-dark.png: TestPage takes them after the restart), and writes the
+// light one where SSEVSWS_SCREENSHOT says (that is how web/screenshot.png
+// is made), with the hash of the page's sources beside it
+// (web/screenshot.sources), which TestScreenshotCurrent compares.
+func (p *page) screenshots(t *testing.T) {
+	t.Helper()
+	p.setViewport(t, stageW, stageH)
+	p.showView(t, "stage")
+	p.eval(t, "leave any text field", `document.activeElement && document.activeElement.blur(), true`, nil)
+	light := p.saveShot(t, "resumed.png")
 	var darkOK bool
-	p.run(t, "screenshot", chromedp.FullScreenshot(&light, 100))
-	p.run(t, "dark screenshot",
+	p.run(t, "dark mode",
 		emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}),
 		chromedp.Poll(`getComputedStyle(document.body).backgroundColor !== "rgb(255, 255, 255)"`, &darkOK,
-			chromedp.WithPollingTimeout(5*time.Second)),
-		chromedp.FullScreenshot(&dark, 100),
-		emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}),
-	)
-	for name, b := range map[string][]byte{"page.png": light, "page-dark.png": dark} {
-		if _, err := png.DecodeConfig(bytes.NewReader(b)); err != nil {
-			t.Errorf("%s is not a PNG: %v", name, err)
-		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s (%d KB)", path, len(b)/1024)
+			chromedp.WithPollingTimeout(5*time.Second)))
+	p.saveShot(t, "resumed-dark.png")
+	p.run(t, "light mode",
+		emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}))
+
+	path := os.Getenv("SSEVSWS_SCREENSHOT")
+	if path == "" {
+		return
 	}
-	if path := os.Getenv("SSEVSWS_SCREENSHOT"); path != "" {
-		// Three quarters of the size, rendered so (not scaled down after),
-		// and 256 colours: small enough to commit, sharp enough to read.
-		var shot []byte
-		p.run(t, "small screenshot", chromedp.ActionFunc(func(ctx context.Context) error {
-			_, _, _, _, _, size, err := cdppage.GetLayoutMetrics().Do(ctx)
-			if err != nil {
-				return err
-			}
-			shot, err = cdppage.CaptureScreenshot().
-				WithFormat(cdppage.CaptureScreenshotFormatPng).
-				WithCaptureBeyondViewport(true).
-				WithFromSurface(true).
-				WithClip(&cdppage.Viewport{Width: size.Width, Height: size.Height, Scale: 0.75}).
-				Do(ctx)
-			return err
-		}))
-		small, err := smallPNG(shot)
-		if err != nil {
-			t.Fatal(err)
+	// The README names it from the module's root (web/screenshot.png);
+	// tests run in the package's directory.
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(moduleRoot(t), path)
+	}
+	// 256 colours: small enough to commit, sharp enough to read.
+	small, err := smallPNG(light)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := web.SourcesHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := strings.TrimSuffix(path, filepath.Ext(path)) + ".sources"
+	if err := os.WriteFile(path, small, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sources, []byte(web.SourcesFile(sum)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot also written to %s (SSEVSWS_SCREENSHOT, %d KB, 256 colours), its sources' hash to %s",
+		path, len(small)/1024, sources)
+}
+
+// moduleRoot is the directory of go.mod, above the test's directory.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
 		}
-		if err := os.WriteFile(path, small, 0o644); err != nil {
-			t.Fatal(err)
+		up := filepath.Dir(dir)
+		if up == dir {
+			t.Fatal("no go.mod above the test's directory")
 		}
-		t.Logf("screenshot also written to %s (SSEVSWS_SCREENSHOT, %d KB, 256 colours)", path, len(small)/1024)
+		dir = up
 	}
 }
 

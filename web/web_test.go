@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -95,7 +96,7 @@ func TestAssets(t *testing.T) {
 
 	refs := assets(t)
 	for _, want := range []string{"/style.css", "/app.js", "/panel.js", "/sse-panel.js", "/ws-panel.js",
-		"/chart.js", "/timeline.js", "/diagram.js", "/stats.js", "/limit.js"} {
+		"/chart.js", "/timeline.js", "/diagram.js", "/stats.js", "/limit.js", "/measure.js", "/views.js", "/keys.js"} {
 		if !slices.Contains(refs, want) {
 			t.Errorf("the page does not load %s (found %v)", want, refs)
 		}
@@ -221,5 +222,30 @@ func TestFieldsDocumented(t *testing.T) {
 		if !regexp.MustCompile(`\b` + regexp.QuoteMeta(f[1]) + `\b`).MatchString(doc) {
 			t.Errorf("data-field %q is not listed in the comment at the top of index.html", f[1])
 		}
+	}
+}
+
+// The two panels share their rows (CSS subgrid), one row per part of the
+// panel template: style.css must know how many there are, or the parts of
+// one panel would spill into rows the other does not line up with.
+func TestPanelParts(t *testing.T) {
+	index, err := fs.ReadFile(static, "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	css, err := fs.ReadFile(static, "style.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := string(index)
+	tpl = tpl[strings.Index(tpl, `<template id="panel-template">`):]
+	tpl = tpl[:strings.Index(tpl, "</template>")]
+	parts := strings.Count(tpl, "data-part=")
+	m := regexp.MustCompile(`--parts:\s*(\d+);`).FindStringSubmatch(string(css))
+	if m == nil {
+		t.Fatal("style.css does not set --parts")
+	}
+	if m[1] != strconv.Itoa(parts) {
+		t.Errorf("style.css says --parts: %s; the panel template has %d parts", m[1], parts)
 	}
 }

@@ -1,13 +1,14 @@
 // app.js: the page's entry point. It builds the two panels from the one
 // <template> in index.html, connects the left one over SSE and the right one
 // over WebSocket, and wires the Drop buttons, the /stats table and the
-// connection-limit experiment.
+// connection-limit experiment, the view tabs and the presenter's keys.
 // Why a separate file: each other module has one job (panel.js the display,
 // sse-panel.js and ws-panel.js a transport each, http.js the requests,
 // ticks.js the counting, backoff.js the redial delay, chart.js the latency
 // chart, timeline.js the reconnect story, diagram.js the direction picture,
-// stats.js the cost table, limit.js the connection limit); this one only
-// puts them together.
+// stats.js the cost table, limit.js the connection limit, measure.js the
+// probes, views.js the tabs, keys.js the shortcuts); this one only puts
+// them together.
 
 import { Panel } from "./panel.js";
 import { startSSE } from "./sse-panel.js";
@@ -16,9 +17,11 @@ import { drop } from "./http.js";
 import { StatsTable } from "./stats.js";
 import { LimitExperiment } from "./limit.js";
 import { Measure } from "./measure.js";
+import { Views } from "./views.js";
+import { listen } from "./keys.js";
 
 const template = document.getElementById("panel-template");
-const main = document.getElementById("panels");
+const panelsEl = document.getElementById("panels");
 
 const sse = new Panel(template, {
   name: "sse",
@@ -35,7 +38,9 @@ const sse = new Panel(template, {
     "stream. Why not up the stream: an EventSource is one long response to a GET; the browser " +
     "has nothing more to send on it and the API has no send(). So the POST names this " +
     "stream's client id (from hello) and the server puts the echo on the stream.",
-  chatLabel: "Chat (POST /chat, the echo comes back on the stream)",
+  chatLabel: "Chat: up by POST /chat, echo down the stream",
+  who: "the browser reconnects it",
+  keys: { drop: "S", chat: "C" },
 });
 
 const ws = new Panel(template, {
@@ -50,11 +55,13 @@ const ws = new Panel(template, {
   directionNote:
     "Watch: the chat goes up and its echo comes down on the one line. Why: after the HTTP " +
     "upgrade (101 Switching Protocols) the connection carries frames both ways; no extra request.",
-  chatLabel: "Chat (sent on the socket, echoed on it)",
+  chatLabel: "Chat: up the socket, echo down the same socket",
+  who: "this page's code reconnects it",
+  keys: { drop: "W", chat: "V" },
 });
 
 for (const panel of [sse, ws]) {
-  main.append(panel.root);
+  panelsEl.append(panel.root);
   panel.onDrop = async () => {
     const { text, kind, dropped } = await drop(panel.name);
     if (dropped === 0) panel.dropClickedAt = 0; // nothing closed: no episode to blame on it
@@ -65,7 +72,16 @@ for (const panel of [sse, ws]) {
 startSSE(sse);
 startWS(ws);
 
-const stats = new StatsTable(document.getElementById("stats"), document.getElementById("stats-status"));
+const views = new Views(document.querySelector('[role="tablist"]'), document.getElementById("main"));
+// A key that opens a chat box switches to the stage first if the box is
+// not shown in the current view.
+listen(document, {
+  reveal: (el) => {
+    if (el.getClientRects().length === 0) views.show("stage"); // not rendered in this view
+  },
+});
+
+const stats = new StatsTable(document.getElementById("cost"), document.getElementById("stats-status"));
 stats.start();
 
 const measure = new Measure({
@@ -89,5 +105,12 @@ const limit = new LimitExperiment({
 
 // For browser tests and the curious: window.ssevsws.snapshot() in the console.
 window.ssevsws = Object.freeze({
-  snapshot: () => ({ sse: sse.snapshot(), ws: ws.snapshot(), limit: limit.last, stats: stats.last, measure: measure.last }),
+  snapshot: () => ({
+    sse: sse.snapshot(),
+    ws: ws.snapshot(),
+    view: views.current,
+    limit: limit.last,
+    stats: stats.last,
+    measure: measure.last,
+  }),
 });

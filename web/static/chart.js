@@ -3,18 +3,21 @@
 // the server gave the tick (its latency), on a log scale so that live ticks
 // (a few ms) and replayed ones (as old as the outage) both stay readable.
 // Drop, reconnect and resume are vertical lines, so a reconnect shows as a
-// column of tall dots right after the lines.
+// column of tall dots right after the lines. The tick a new connection
+// gets at once (the current one, up to an interval old) is a ring of its
+// own: its height is the tick's age, not a latency, so the summary's
+// median and max leave it out, as they leave out replayed ticks.
 // Why canvas and no library: 60 s of dots is a few hundred rectangles, the
 // page must work offline, and there is no build step.
 
 const FLOOR_MS = 1; // latencies below 1 ms (or negative: clock skew) sit on the floor
-const PAD = { left: 58, right: 10, top: 8, bottom: 24 };
+const PAD = { left: 74, right: 12, top: 10, bottom: 26 }; // room for 16 px axis labels
 
 export class LatencyChart {
   constructor(canvas, { windowMs = 60000 } = {}) {
     this.canvas = canvas;
     this.windowMs = windowMs;
-    this.points = []; // {at, ms, replayed}, oldest first
+    this.points = []; // {at, ms, kind: "live" | "replayed" | "connect"}, oldest first
     this.marks = []; // {at, kind: "drop" | "reconnect" | "resumed"}
     this.pending = false;
     // Redraw now and then even without ticks, so the picture scrolls left.
@@ -25,10 +28,11 @@ export class LatencyChart {
     matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => this.request());
   }
 
-  // add records a tick that arrived at `at` (Date.now()) with latency ms.
-  add(at, ms, replayed) {
+  // add records a tick that arrived at `at` (Date.now()) with latency ms;
+  // kind is "live", "replayed" or "connect" (sent at once on connect).
+  add(at, ms, kind) {
     if (!Number.isFinite(ms)) return;
-    this.points.push({ at, ms, replayed });
+    this.points.push({ at, ms, kind });
     this.request();
   }
 
@@ -44,22 +48,34 @@ export class LatencyChart {
     while (this.marks.length && this.marks[0].at < from) this.marks.shift();
   }
 
-  // summary describes the window in words: latest, median and largest
-  // latency, or null before any tick.
+  // summary describes the window: the latest, median and largest latency
+  // of live ticks (null before one), and apart from them the largest
+  // replayed tick and the latest tick sent at connect.
   summary(now = Date.now()) {
     this.prune(now);
-    if (this.points.length === 0) return null;
-    const ms = this.points.map((p) => p.ms);
-    const sorted = [...ms].sort((a, b) => a - b);
-    let top = this.points[0];
-    for (const p of this.points) if (p.ms > top.ms) top = p;
+    const of = (kind) => this.points.filter((p) => p.kind === kind).map((p) => p.ms);
+    const live = of("live");
+    const replayed = of("replayed");
+    const connect = of("connect");
+    if (live.length + replayed.length + connect.length === 0) return null;
+    const sorted = [...live].sort((a, b) => a - b);
     return {
-      latest: ms[ms.length - 1],
-      median: sorted[Math.floor(sorted.length / 2)],
-      max: top.ms,
-      maxReplayed: top.replayed,
-      count: ms.length,
+      latest: live.length ? live[live.length - 1] : null,
+      median: live.length ? sorted[Math.floor(sorted.length / 2)] : null,
+      max: live.length ? sorted[sorted.length - 1] : null,
+      count: live.length,
+      replayed: replayed.length,
+      replayedMax: replayed.length ? Math.max(...replayed) : null,
+      connect: connect.length,
+      connectLatest: connect.length ? connect[connect.length - 1] : null,
     };
+  }
+
+  // counts says how many points of each kind the window holds (for tests).
+  counts() {
+    const c = { live: 0, replayed: 0, connect: 0 };
+    for (const p of this.points) c[p.kind]++;
+    return c;
   }
 
   request() {
@@ -92,6 +108,7 @@ export class LatencyChart {
     const grid = color("--border");
     const live = color("--accent");
     const replay = color("--replay");
+    const connect = color("--connect");
     const markColor = { drop: color("--bad"), reconnect: color("--warn"), resumed: color("--ok-bg") };
 
     const now = Date.now();
@@ -112,7 +129,7 @@ export class LatencyChart {
       return y0 - (Math.min(v, top) / top) * (y0 - y1);
     };
 
-    g.font = `${Math.round(12 * 1.15)}px system-ui, sans-serif`;
+    g.font = "16px system-ui, sans-serif";
     g.lineWidth = 1;
     // Horizontal grid, one line per decade.
     g.textAlign = "right";
@@ -150,13 +167,19 @@ export class LatencyChart {
       g.stroke();
     }
     g.setLineDash([]);
-    // The ticks: small dots live, larger hollow-looking squares replayed.
+    // The ticks: small dots live, squares replayed, rings sent at connect.
     for (const p of this.points) {
       const x = xOf(p.at);
       const y = yOf(p.ms);
-      if (p.replayed) {
+      if (p.kind === "replayed") {
         g.fillStyle = replay;
         g.fillRect(x - 4, y - 4, 8, 8);
+      } else if (p.kind === "connect") {
+        g.strokeStyle = connect;
+        g.lineWidth = 2.5;
+        g.beginPath();
+        g.arc(x, y, 6, 0, 2 * Math.PI);
+        g.stroke();
       } else {
         g.fillStyle = live;
         g.beginPath();

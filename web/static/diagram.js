@@ -18,6 +18,8 @@ export class Diagram {
         if (dot.classList.contains(`dot-${kind}`)) this.dots[kind] = dot;
       }
     }
+    // How far a dot flies, in SVG units: from the browser's box to the server's.
+    this.span = Number(this.svg.dataset.span) || 0;
     this.reduced = matchMedia("(prefers-reduced-motion: reduce)");
   }
 
@@ -27,7 +29,7 @@ export class Diagram {
     const dot = this.dots[kind];
     if (!dot || typeof dot.animate !== "function") return;
     const line = dot.dataset.lane === "up" ? 1 : -1;
-    const distance = 244 * line; // from one box to the other, in SVG units
+    const distance = this.span * line;
     const frames = this.reduced.matches
       ? [{ opacity: 1 }, { opacity: 0 }]
       : [

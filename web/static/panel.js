@@ -21,9 +21,10 @@ const utf8 = new TextEncoder();
 export class Panel {
   // template: the <template id="panel-template">; opts: name ("sse"|"ws"),
   // title, subtitle, note, directionNote, chatLabel, by ("browser"|"page":
-  // who reconnects). The transport and app.js set the onChat(text) ->
-  // Promise<boolean>, onDrop() and onReconnect() hooks.
-  constructor(template, { name, title, subtitle, note, directionNote, chatLabel, by }) {
+  // who reconnects) and who (the same in words), keys ({drop, chat}: the
+  // presenter's keys, see keys.js). The transport and app.js set the
+  // onChat(text) -> Promise<boolean>, onDrop() and onReconnect() hooks.
+  constructor(template, { name, title, subtitle, note, directionNote, chatLabel, by, who, keys }) {
     this.name = name;
     this.by = by;
     this.root = template.content.firstElementChild.cloneNode(true);
@@ -42,7 +43,13 @@ export class Panel {
     slot("note").textContent = note;
     slot("direction-note").textContent = directionNote;
     slot("chat-label").textContent = chatLabel;
-    slot("chat-label").htmlFor = this.fields["chat-input"].id;
+    slot("chat-label").parentElement.htmlFor = this.fields["chat-input"].id;
+    slot("who").textContent = who;
+    // The key is shown (<kbd>) and declared (aria-keyshortcuts) together.
+    slot("drop-key").textContent = keys.drop;
+    this.fields.drop.setAttribute("aria-keyshortcuts", keys.drop);
+    slot("chat-key").textContent = keys.chat;
+    this.fields["chat-input"].setAttribute("aria-keyshortcuts", keys.chat);
 
     this.counter = new TickCounter();
     this.chart = new LatencyChart(this.fields.chart);
@@ -75,6 +82,9 @@ export class Panel {
       const text = f["chat-input"].value;
       if (text.trim() === "") return;
       f["chat-send"].disabled = true;
+      // Said before sending: the echo (or a refusal) may come back before
+      // onChat returns, and must not be overwritten.
+      this.chatStatus(`↑ sent: ${text}`, "info");
       try {
         if (await this.onChat(text)) {
           f["chat-input"].value = "";
@@ -192,6 +202,7 @@ export class Panel {
         this.echoes++;
         this.diagram.pulse("echo");
         this.log(`echo ${String(data.text ?? "")}`, "echo");
+        this.chatStatus(`↓ echo: ${String(data.text ?? "")}`, "echo");
         break;
       case "gap": {
         const from = data.from;
@@ -206,7 +217,7 @@ export class Panel {
         break;
       }
       case "error":
-        this.log(`refused: ${String(data.text ?? "")}`, "error");
+        this.chatRefused(`refused: ${String(data.text ?? "")}`);
         break;
       default:
         this.log(`unknown message type "${String(type)}"`, "warn");
@@ -226,8 +237,8 @@ export class Panel {
     const f = this.fields;
     f.seq.textContent = String(seq);
     f.time.textContent = typeof time === "string" ? time : "-";
-    f.delay.textContent = Number.isFinite(r.delay) ? `${r.delay} ms` : "-";
-    this.chart.add(now, r.delay, r.replayed);
+    f.delay.textContent = describeDelay(r);
+    this.chart.add(now, r.delay, r.replayed ? "replayed" : r.atConnect ? "connect" : "live");
     this.diagram.pulse("tick");
     if (lastEventId !== undefined) {
       this.lastId = lastEventId;
@@ -272,6 +283,22 @@ export class Panel {
     li.dataset.first = String(seq);
   }
 
+  // chatStatus shows what became of the last chat under the chat box, where
+  // the class looks (the log is in another view).
+  chatStatus(text, kind) {
+    const out = this.fields["chat-status"];
+    out.textContent = text;
+    out.dataset.kind = kind;
+    out.title = text; // the whole line, if the box cuts it
+  }
+
+  // chatRefused reports a chat the server or the page did not take: in the
+  // log and under the chat box.
+  chatRefused(text, kind = "error") {
+    this.log(text, kind);
+    this.chatStatus(text, kind);
+  }
+
   // log adds a line at the top and keeps the last 20. Returns the <li>.
   log(text, kind = "info") {
     const li = document.createElement("li");
@@ -308,10 +335,8 @@ export class Panel {
     f.lost.parentElement.classList.toggle("bad", c.lost > c.gapLost);
     f.lost.parentElement.classList.toggle("explained", c.lost > 0 && c.lost === c.gapLost);
     f.duplicates.parentElement.classList.toggle("bad", c.duplicates > 0);
-    const s = this.chart.summary();
-    if (s) {
-      const line = `now ${s.latest} ms · median ${s.median} ms · max ${s.max} ms` +
-        (s.maxReplayed ? " (a replayed tick)" : "") + ` · ${s.count} ticks`;
+    const line = summaryLine(this.chart.summary());
+    if (line) {
       f["latency-summary"].textContent = line;
       f.chart.setAttribute("aria-label", `latency chart, last 60 s: ${line}`);
     }
@@ -336,9 +361,33 @@ export class Panel {
       bytesLast: this.bytesLast,
       bytesTotal: this.bytesTotal,
       firstTickMs: this.firstTickMs,
+      chart: this.chart.counts(),
+      latency: this.chart.summary(),
       episodes: this.timeline.snapshot(),
     };
   }
+}
+
+// describeDelay says what the latest tick's latency is: a live latency, or
+// the age of a replayed tick or of the tick sent at connect.
+function describeDelay(r) {
+  if (!Number.isFinite(r.delay)) return "-";
+  if (r.replayed) return `${r.delay} ms (replayed)`;
+  if (r.atConnect) return `${r.delay} ms (at connect)`;
+  return `${r.delay} ms`;
+}
+
+// summaryLine puts the chart's summary in words: live ticks first (the
+// transport's latency), then what is not a live latency, said apart.
+function summaryLine(s) {
+  if (!s) return "";
+  const parts = [];
+  if (s.count > 0) {
+    parts.push(`live: now ${s.latest} ms · median ${s.median} ms · max ${s.max} ms (${s.count} ticks)`);
+  }
+  if (s.replayed > 0) parts.push(`${s.replayed} replayed, up to ${s.replayedMax} ms old`);
+  if (s.connect > 0) parts.push(`sent at connect: ${s.connectLatest} ms old (not counted)`);
+  return parts.join(" · ");
 }
 
 // formatBytes writes 12345 as "12,345 B" (grouped, for reading from afar).

@@ -93,7 +93,7 @@ export function startSSE(panel) {
   panel.onChat = async (text) => {
     const client = panel.client;
     if (!client) {
-      panel.log("chat not sent: not connected (no client id from hello yet)", "warn");
+      panel.chatRefused("chat not sent: not connected (no client id from hello yet)", "warn");
       return false;
     }
     let res;
@@ -104,14 +104,14 @@ export function startSSE(panel) {
         body: JSON.stringify({ client, text }),
       });
     } catch (err) {
-      panel.log(`chat failed: ${err.message} (is the server running?)`, "error");
+      panel.chatRefused(`chat failed: ${err.message} (is the server running?)`);
       return false;
     }
     if (res.status === 202) {
       panel.log("chat: POST /chat → 202, the echo comes back on the stream", "info");
       return true;
     }
-    panel.log(`chat refused: ${await describe(res)}`, "error");
+    panel.chatRefused(`chat refused: ${await describe(res)}`);
     return false;
   };
 

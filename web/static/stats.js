@@ -1,7 +1,13 @@
-// stats.js: the "connection cost" table, fed from GET /stats every 2 s.
+// stats.js: the "connection cost" view, fed from GET /stats every 2 s.
 // Why the server's numbers and not the page's: the browser hands the page
 // only the payload of each event or message; what each transport really
-// writes (SSE's id:/event:/data: lines, comments) only the server knows.
+// writes (SSE's id:/event:/data: lines, chunk framing, frame headers) only
+// the server knows.
+// Two kinds of number, kept apart because they answer different questions:
+// one tick on the wire (tick_wire_bytes: what the protocol costs per tick,
+// the same figure ssevsws compare and the README give) and this session's
+// totals (what every client cost so far: hellos, echoes, keep-alives too).
+// Dividing the second by ticks gives neither, so the page does not.
 
 import { getStats } from "./http.js";
 import { clock } from "./timeline.js";
@@ -9,9 +15,11 @@ import { clock } from "./timeline.js";
 const KEYS = ["open", "connects", "resumes", "ticks", "bytes", "dropped", "chats"];
 
 export class StatsTable {
-  constructor(table, status, { every = 2000 } = {}) {
+  // root: the element that holds every [data-stat] cell; status: the line
+  // that says when /stats was last read.
+  constructor(root, status, { every = 2000 } = {}) {
     this.cells = new Map();
-    for (const td of table.querySelectorAll("[data-stat]")) this.cells.set(td.dataset.stat, td);
+    for (const td of root.querySelectorAll("[data-stat]")) this.cells.set(td.dataset.stat, td);
     this.status = status;
     this.every = every;
     this.paused = false;
@@ -53,20 +61,21 @@ export class StatsTable {
       this.status.dataset.ok = "false";
       return;
     }
-    this.last = r.stats;
+    const s = r.stats;
+    this.last = s;
     for (const t of ["sse", "ws"]) {
-      const c = r.stats[t] ?? {};
-      for (const k of KEYS) this.set(`${t}.${k}`, c[k]);
-      const per = c.ticks > 0 ? (c.bytes / c.ticks).toFixed(1) : "-";
-      this.set(`${t}.per-tick`, per);
+      const c = s[t] ?? {};
+      for (const k of KEYS) this.set(`${t}.${k}`, c[k], k === "bytes" ? " B" : "");
+      this.set(`${t}.tick-wire`, s.tick_wire_bytes?.[t], " B");
     }
-    this.status.textContent = `read at ${clock()} · tick interval ${r.stats.interval_ms} ms`;
+    this.status.textContent = `read at ${clock()} · tick interval ${s.interval_ms} ms`;
     this.status.dataset.ok = "true";
   }
 
-  set(key, v) {
+  // set writes one cell: a number grouped for reading from afar ("12,345 B").
+  set(key, v, unit = "") {
     const td = this.cells.get(key);
     if (!td) return;
-    td.textContent = typeof v === "number" ? v.toLocaleString("en-US") : String(v ?? "-");
+    td.textContent = typeof v === "number" ? v.toLocaleString("en-US") + unit : "-";
   }
 }

@@ -14,6 +14,11 @@
 // replay buffer. "Already due" allows for the usual latency, so that a tick
 // sent live a moment after hello is not miscounted: a tick is replayed when
 // its time + the median latency of recent live ticks is before hello.
+//
+// At connect: a connection that did not resume gets the current tick at
+// once, made up to an interval before it connected. Its "latency" is that
+// age, not the transport's: it is marked atConnect, kept out of the live
+// latencies, and the chart shows it apart.
 
 const LATENCY_SAMPLES = 15;
 
@@ -28,6 +33,7 @@ export class TickCounter {
     this.openedAt = 0; // Date.now() of the current connection's open
     this.helloAt = 0; // Date.now() of its hello (0 before it came)
     this.resumed = false; // whether that connection resumed from a last seq
+    this.onConnection = 0; // ticks on the current connection
     this.liveDelays = []; // latency of recent live ticks, ms
   }
 
@@ -37,6 +43,7 @@ export class TickCounter {
     this.openedAt = now;
     this.helloAt = 0;
     this.resumed = this.last !== null;
+    this.onConnection = 0;
   }
 
   // hello records the server's first message on the connection: every tick
@@ -57,34 +64,46 @@ export class TickCounter {
   //   {kind: "first"} | {kind: "next"} | {kind: "jump", from, to}
   //   | {kind: "duplicate", after}
   // plus replayed (see the top of this file; the server may also say so
-  // itself with a true "replay" field) and delay, its latency in ms
+  // itself with a true "replay" field), atConnect (the current tick a new
+  // connection gets at once, see the top too) and delay, its latency in ms
   // (NaN when time does not parse).
   tick(seq, time, flaggedReplay = false, now = Date.now()) {
     this.ticks++;
+    this.onConnection++;
     const t = Date.parse(time);
     const delay = Number.isFinite(t) ? now - t : NaN;
     const ref = this.helloAt || this.openedAt;
-    const replayed = flaggedReplay ||
-      (this.resumed && Number.isFinite(t) && t + this.typicalDelay() < ref);
+    const dueBefore = Number.isFinite(t) && t + this.typicalDelay() < ref;
+    const replayed = flaggedReplay || (this.resumed && dueBefore);
+    const atConnect = !replayed && !this.resumed && dueBefore && this.onConnection === 1;
+    const r = this.count(seq);
+    r.replayed = replayed;
+    r.atConnect = atConnect;
+    r.delay = delay;
     if (replayed) {
       this.replayed++;
-    } else if (Number.isFinite(delay)) {
+    } else if (!atConnect && Number.isFinite(delay)) {
       this.liveDelays.push(delay);
       if (this.liveDelays.length > LATENCY_SAMPLES) this.liveDelays.shift();
     }
+    return r;
+  }
+
+  // count applies the seq rule (top of this file) and says which case it was.
+  count(seq) {
     const prev = this.last;
     if (prev === null) {
       this.last = seq;
-      return { kind: "first", replayed, delay };
+      return { kind: "first" };
     }
     if (seq <= prev) {
       this.duplicates++;
-      return { kind: "duplicate", after: prev, replayed, delay };
+      return { kind: "duplicate", after: prev };
     }
     this.last = seq;
-    if (seq === prev + 1) return { kind: "next", replayed, delay };
+    if (seq === prev + 1) return { kind: "next" };
     this.lost += seq - prev - 1;
-    return { kind: "jump", from: prev + 1, to: seq - 1, replayed, delay };
+    return { kind: "jump", from: prev + 1, to: seq - 1 };
   }
 
   // gap records the server's notice that ticks from..to will never come.

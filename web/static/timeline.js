@@ -157,6 +157,7 @@ class Episode {
     this.steps.reconnect.dataset.done = String(this.reconnectAt !== null);
     this.steps.resumed.dataset.done = String(this.phase === "resumed");
     this.el.how.textContent = this.how;
+    this.el.how.title = this.how; // the whole text where the stage cuts it
 
     let result = this.note;
     if (this.phase === "resumed") {
@@ -175,6 +176,7 @@ class Episode {
       result = `replaying: ${this.replayed} so far`;
     }
     this.el.result.textContent = result;
+    this.el.result.title = result;
     li.classList.toggle("bad", this.phase === "resumed" && this.lost > 0);
   }
 

@@ -106,7 +106,7 @@ export function startWS(panel) {
 
   panel.onChat = async (text) => {
     if (!ws || ws.readyState !== WebSocket.OPEN) {
-      panel.log("chat not sent: the socket is not open", "warn");
+      panel.chatRefused("chat not sent: the socket is not open", "warn");
       return false;
     }
     ws.send(JSON.stringify({ type: "chat", text }));
