@@ -198,10 +198,11 @@ func TestNginxDoesNotBufferTicks(t *testing.T) {
 		if ticks == 1 {
 			continue // the current tick, sent at connect: its time is in the past
 		}
-		// A live tick is published at its own time; through a buffering
-		// proxy it would wait for kilobytes of later ticks: a 4 KiB buffer
-		// holds about 40 of them, 20 s at this interval. The bound leaves a
-		// busy machine room to be late and still tells the two apart.
+		// A live tick is published at its own time; through a proxy that
+		// buffers the response it would wait for kilobytes of later ticks,
+		// about 40 of them (20 s at this interval) per 4 KiB. The bound
+		// leaves a busy machine room to be late and still tells the two
+		// apart.
 		if late := time.Since(srv.Clock().TimeOf(tk.Seq)); late > 5*interval {
 			t.Errorf("tick %d arrived %v after its time; want under 5 intervals (%v): a buffering proxy holds about 40", tk.Seq, late, 5*interval)
 		}
