@@ -182,8 +182,17 @@ func (s *session) run() {
 	end, _ := s.push(ctx, outbox, readDone)
 	// A client that never answers our close frame must not hold the
 	// connection, or a server shutdown, for coder/websocket's 5 s close
-	// handshake: cancelling the reader's context closes the socket.
-	watchdog := time.AfterFunc(closeHandshakeTimeout, cancel)
+	// handshake. Cancelling the reader's context ends a read of the
+	// reader's; but if the close handshake got to read first (the reader
+	// was between its last message and drain), that read runs on
+	// coder/websocket's own context, and only a deadline on the socket
+	// ends it.
+	watchdog := time.AfterFunc(closeHandshakeTimeout, func() {
+		cancel()
+		if s.nc != nil {
+			s.nc.SetReadDeadline(time.Now())
+		}
+	})
 	s.close(end)
 	watchdog.Stop()
 	cancel()

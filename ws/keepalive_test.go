@@ -15,14 +15,17 @@ import (
 // silent: the tests of the session's liveness, apart from its messages.
 
 func TestHandlerPingKeepAlive(t *testing.T) {
-	handler := func() *Handler {
-		return &Handler{PingInterval: 10 * time.Millisecond, WriteTimeout: 200 * time.Millisecond}
+	// The write timeout also bounds the wait for each pong: generous where
+	// pings are answered (a busy machine may stall a reader for a moment),
+	// short where they never are.
+	handler := func(writeTimeout time.Duration) *Handler {
+		return &Handler{PingInterval: 10 * time.Millisecond, WriteTimeout: writeTimeout}
 	}
 
 	t.Run("answered pings keep the connection", func(t *testing.T) {
 		pings := make(chan struct{}, 100)
 		f := newFeed("c")
-		ts := startServer(t, handler(), f)
+		ts := startServer(t, handler(10*time.Second), f)
 		c := ts.dial(t, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
 			select {
 			case pings <- struct{}{}:
@@ -73,7 +76,7 @@ func TestHandlerPingKeepAlive(t *testing.T) {
 
 	t.Run("unanswered pings drop the connection", func(t *testing.T) {
 		f := newFeed("c")
-		ts := startServer(t, handler(), f)
+		ts := startServer(t, handler(200*time.Millisecond), f)
 		c := ts.dial(t, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
 			return false // read pings but never answer
 		}})
@@ -103,7 +106,7 @@ func TestHandlerPingKeepAlive(t *testing.T) {
 // writer waits on the pong. Every chat is echoed and the socket stays open.
 func TestHandlerChatBurstDuringPing(t *testing.T) {
 	f := newFeed("c")
-	ts := startServer(t, &Handler{PingInterval: 2 * time.Millisecond, WriteTimeout: 2 * time.Second}, f)
+	ts := startServer(t, &Handler{PingInterval: 2 * time.Millisecond, WriteTimeout: 10 * time.Second}, f)
 	c := ts.dial(t, nil)
 	expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
 	msgs := make(chan Message, 1000)
