@@ -216,6 +216,7 @@ func (lp *loadProcs) close() error {
 func TestLoadProcess(t *testing.T) {
 	cfg := quietConfig()
 	cfg.Interval = 20 * time.Millisecond
+	cfg.QueueSize = 500 // 10 s of ticks: a clock loop late on a busy machine does not resync
 	rec := &sourceListener{seen: map[string]int{}}
 	s := startServerOn(t, cfg, func(ln net.Listener) net.Listener { rec.Listener = ln; return rec })
 	lp, err := startLoad(s.URL("http", "/"), 3, 5, 4, 3) // 2 processes, 3 source addresses

@@ -35,7 +35,7 @@ type badInput struct {
 // goroutine behind (TestMain's leak check runs after the whole package).
 func TestBadInput(t *testing.T) {
 	cfg := comparetest.Fast()
-	cfg.HeaderTimeout = 300 * time.Millisecond
+	cfg.HeaderTimeout = time.Second
 	cfg.DropToken = "s3cret"
 	// No request here may get as far as measuring; without a Measure the
 	// server would answer 501 before the access rule could say 403.

@@ -298,7 +298,7 @@ func TestShutdownCutsStuckClients(t *testing.T) {
 	if err := ts.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown with stuck clients: %v", err)
 	}
-	if took := time.Since(start); took > compare.StuckGrace+2*time.Second {
+	if took := time.Since(start); took > compare.StuckGrace+6*time.Second { // far from the 1 min write timeout
 		t.Errorf("shutdown took %v with stuck clients, want about stuckGrace (%v)", took, compare.StuckGrace)
 	}
 	if st := ts.Stats(); st.SSE.Open != 0 || st.WS.Open != 0 {

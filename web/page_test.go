@@ -416,8 +416,12 @@ func testDrop(t *testing.T, p *page, srv *testServer, name, by string) {
 	if got.Ep.By != by || got.Ep.Cause != "Drop button" {
 		t.Errorf("%s: episode by %q, cause %q; want by %q, cause %q", name, got.Ep.By, got.Ep.Cause, by, "Drop button")
 	}
-	if d := got.Ep.GapMs - got.Ep.ReconnectMs; d > float64(2*tickInterval.Milliseconds()) {
-		t.Errorf("%s: first tick %.0f ms after the reconnect, want within two intervals", name, d)
+	// The replay is what makes the first tick come at once rather than at
+	// the next live tick; that it came is asserted below (Replayed). This
+	// bound only catches a server that waits for live ticks; in a starved
+	// browser the first message can take a few intervals to show.
+	if d := got.Ep.GapMs - got.Ep.ReconnectMs; d > float64(10*tickInterval.Milliseconds()) {
+		t.Errorf("%s: first tick %.0f ms after the reconnect, want within ten intervals", name, d)
 	}
 	if got.Ep.FirstSeq != got.Ep.LastSeq+1 {
 		t.Errorf("%s: first tick after the reconnect is %d, last before %d: the server did not resume", name, got.Ep.FirstSeq, got.Ep.LastSeq)
@@ -427,9 +431,11 @@ func testDrop(t *testing.T, p *page, srv *testServer, name, by string) {
 	if n := srv.stats().Of(transport).Resumes - resumesBefore; n != 1 {
 		t.Errorf("%s: the server counted %d resumes for one reconnect, want 1 (the reconnect did not send the last id)", name, n)
 	}
-	// The SSE browser waits the retry (300 ms): three ticks fall due meanwhile.
-	if name == "sse" && got.Ep.Replayed < 1 {
-		t.Errorf("sse: %d ticks counted as replayed after a %v outage, want at least 1", got.Ep.Replayed, sseRetry)
+	// The SSE browser waits the retry (300 ms), the page's WebSocket code
+	// its backoff (at least 125 ms): a tick falls due meanwhile either way,
+	// and the first tick after the reconnect is a replayed one.
+	if got.Ep.Replayed < 1 {
+		t.Errorf("%s: %d ticks counted as replayed after the outage, want at least 1", name, got.Ep.Replayed)
 	}
 	if got.DOM.Phase != "resumed" || got.DOM.By != by || got.DOM.Lost != "0" {
 		t.Errorf("%s: timeline <li> data-phase=%q data-by=%q data-lost=%q", name, got.DOM.Phase, got.DOM.By, got.DOM.Lost)

@@ -22,7 +22,7 @@ import (
 // classification itself is unit-tested in compare: TestClientLeft.)
 func TestHTTP2StreamCloseIsNotLoggedAsLost(t *testing.T) {
 	var log comparetest.LogBuffer
-	url, _ := startRunLogging(t, &log, "-tls", "-addr", "127.0.0.1:0", "-interval", "5ms", "-log", "info")
+	url, _ := startRunLogging(t, &log, "-tls", "-addr", "127.0.0.1:0", "-interval", "20ms", "-log", "info")
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true} // its own self-signed certificate
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}

@@ -79,7 +79,7 @@ func TestProbes(t *testing.T) {
 // A refused chat message is waited for and not counted.
 func TestRoundTripWaitsOutTheRateLimit(t *testing.T) {
 	cfg := comparetest.Fast()
-	cfg.ChatRate, cfg.ChatBurst = 20, 2
+	cfg.ChatRate, cfg.ChatBurst = 2, 2 // a token every 500 ms: the third quick chat is refused
 	ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 	rt, err := RoundTrip(probeCtx(t), probeTarget(t, ts), compare.WS, Budget{Min: 4}, 0)
 	if err != nil {

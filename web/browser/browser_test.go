@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,7 +95,13 @@ func TestEventSourceTicksMatchWebSocket(t *testing.T) {
 
 	esTicks, wsTicks := ticksBySeq(evs), ticksBySeq(msgs)
 	interval := time.Duration(srv.Interval) * time.Millisecond
+	// Both transports must hand each tick over at about the same time: a
+	// buffering path would hold ticks systematically, many intervals. In a
+	// starved browser the two callbacks are scheduled apart now and then,
+	// so the typical tick (the median) must be within one interval and
+	// every tick within five.
 	common, maxApart := 0, time.Duration(0)
+	var apart []time.Duration
 	for seq, e := range esTicks {
 		w, ok := wsTicks[seq]
 		if !ok {
@@ -109,9 +116,14 @@ func TestEventSourceTicksMatchWebSocket(t *testing.T) {
 		}
 		d := e.at.Sub(w.at).Abs()
 		maxApart = max(maxApart, d)
-		if d > interval {
-			t.Errorf("tick %d: EventSource and WebSocket received it %v apart; want within one interval (%v)", seq, d, interval)
+		apart = append(apart, d)
+		if d > 5*interval {
+			t.Errorf("tick %d: EventSource and WebSocket received it %v apart; want within five intervals (%v)", seq, d, 5*interval)
 		}
+	}
+	slices.Sort(apart)
+	if len(apart) > 0 && apart[len(apart)/2] > interval {
+		t.Errorf("EventSource and WebSocket received ticks a median %v apart; want within one interval (%v)", apart[len(apart)/2], interval)
 	}
 	t.Logf("%d ticks on both transports, received at most %v apart", common, maxApart)
 	if common < 5 {
