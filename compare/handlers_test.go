@@ -204,3 +204,32 @@ func TestServeAfterShutdownClosesListener(t *testing.T) {
 	}
 	again.Close()
 }
+
+// Serve started in a goroutine and Shutdown called at once (as the binary
+// does when a signal comes right after start) must not leave Serve
+// accepting for ever: whichever runs first, Serve returns.
+func TestShutdownRacingServeEndsServe(t *testing.T) {
+	for i := range 200 {
+		srv, err := compare.New(comparetest.Fast())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		if err := srv.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-served:
+			if err != http.ErrServerClosed {
+				t.Fatalf("try %d: Serve returned %v, want http.ErrServerClosed", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("try %d: Serve still running 10 s after Shutdown returned", i)
+		}
+	}
+}

@@ -173,9 +173,10 @@ type Server struct {
 	inFlight  inFlight // requests being served, WebSockets included
 	hijacked  hijacked // WebSocket connections, which http.Server forgets
 
-	mu       sync.Mutex
-	http     *http.Server
-	shutOnce sync.Once
+	mu           sync.Mutex
+	http         *http.Server // set by Serve
+	shuttingDown bool         // set by Shutdown; with http, under mu
+	shutOnce     sync.Once
 }
 
 // New checks cfg and starts the clock. Call Shutdown to stop it.
@@ -245,12 +246,16 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		return errors.New("compare: Serve called twice")
 	}
-	s.http = hs
-	s.mu.Unlock()
-	if s.hub.isClosed() { // Shutdown came first: it cannot have closed ln
+	if s.shuttingDown { // Shutdown came first: it cannot have closed ln
+		s.mu.Unlock()
 		ln.Close()
 		return http.ErrServerClosed
 	}
+	// Set under the lock Shutdown reads it under: either Shutdown sees hs
+	// and shuts it down (http.Server.Serve then returns at once, even if
+	// it starts later), or Serve sees shuttingDown above.
+	s.http = hs
+	s.mu.Unlock()
 	return hs.Serve(ln)
 }
 
@@ -271,6 +276,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutOnce.Do(func() {
 		s.mu.Lock()
+		s.shuttingDown = true
 		hs := s.http
 		s.mu.Unlock()
 		shutdownDone := make(chan error, 1)
