@@ -56,9 +56,7 @@ func (ts *testServer) start() {
 // stop shuts the running server down, as Ctrl-C does.
 func (ts *testServer) stop() {
 	ts.t.Helper()
-	if err := ts.srv.Stop(); err != nil {
-		ts.t.Errorf("server on %s: %v", ts.addr, err)
-	}
+	ts.srv.StopChecked(ts.t)
 }
 
 func (ts *testServer) stats() compare.StatsSnapshot { return ts.srv.Stats() }

@@ -78,7 +78,7 @@ func Start(tb testing.TB, cfg compare.Config, addr string) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { s.stopChecked(tb) })
+	tb.Cleanup(func() { s.StopChecked(tb) })
 	return s
 }
 
@@ -93,7 +93,7 @@ func Serve(tb testing.TB, cfg compare.Config, ln net.Listener) *Server {
 		tb.Fatal(err)
 	}
 	s := serve(srv, ln)
-	tb.Cleanup(func() { s.stopChecked(tb) })
+	tb.Cleanup(func() { s.StopChecked(tb) })
 	return s
 }
 
@@ -126,7 +126,9 @@ func (s *Server) Stop() error {
 	return s.stopErr
 }
 
-func (s *Server) stopChecked(tb testing.TB) {
+// StopChecked is Stop, failing tb (without ending it) if the server did not
+// stop cleanly: for a test that stops a server itself, to restart it.
+func (s *Server) StopChecked(tb testing.TB) {
 	tb.Helper()
 	if err := s.Stop(); err != nil {
 		tb.Errorf("server on %s: %v", s.Addr, err)

@@ -251,7 +251,7 @@ func newControl(t *testing.T, log *slog.Logger) *control {
 		defer c.mu.Unlock()
 		for _, s := range []*comparetest.Server{c.allow, c.deny, c.denyD} {
 			if s != nil {
-				stopServer(t, s)
+				s.StopChecked(t)
 			}
 		}
 	})
@@ -302,14 +302,14 @@ func (c *control) serveSetup(w http.ResponseWriter, r *http.Request) {
 	denyCfg.Origins = []string{"http://elsewhere.invalid:3000"}
 	deny, err := comparetest.Run(denyCfg, "127.0.0.1:0")
 	if err != nil {
-		stopServer(c.t, allow)
+		allow.StopChecked(c.t)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	denyD, err := comparetest.Run(serverConfig(c.log.With("server", "deny_default")), "127.0.0.1:0")
 	if err != nil {
-		stopServer(c.t, allow)
-		stopServer(c.t, deny)
+		allow.StopChecked(c.t)
+		deny.StopChecked(c.t)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -352,7 +352,7 @@ func (c *control) serveRestart(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	old := c.allow
-	stopServer(c.t, old)
+	old.StopChecked(c.t)
 	last := old.Stats().Seq
 	// Stay down until restartDownTicks more ticks have started: a
 	// deliberate outage (nothing to wait for), so that the clients miss
@@ -395,13 +395,4 @@ func (c *control) serveStats(w http.ResponseWriter, r *http.Request) {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
-}
-
-// stopServer stops s and reports a failed shutdown on t. The control
-// endpoint's handlers use it: they run outside the test's goroutine and
-// start their servers with comparetest.Run, which leaves stopping to them.
-func stopServer(t *testing.T, s *comparetest.Server) {
-	if err := s.Stop(); err != nil {
-		t.Errorf("server on %s: %v", s.Addr, err)
-	}
 }
