@@ -48,10 +48,6 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.s.Stats()
 	for _, t := range Transports {
 		n, label := st.Of(t), string(t)
-		wire := st.TickWireBytes.SSE
-		if t == WS {
-			wire = st.TickWireBytes.WS
-		}
 		gauge := func(d *prometheus.Desc, v int64) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), label)
 		}
@@ -59,7 +55,7 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), label)
 		}
 		gauge(metricOpen, n.Open)
-		gauge(metricTickBytes, int64(wire))
+		gauge(metricTickBytes, int64(st.TickWireBytes.Of(t)))
 		counter(metricAccepted, n.Connects)
 		counter(metricResumes, n.Resumes)
 		counter(metricGaps, n.Gaps)

@@ -77,10 +77,6 @@ func TestMetricsAgreeWithStats(t *testing.T) {
 	}
 	for _, tr := range compare.Transports {
 		c := st.Of(tr)
-		wire := st.TickWireBytes.SSE
-		if tr == compare.WS {
-			wire = st.TickWireBytes.WS
-		}
 		l := map[string]string{"transport": string(tr)}
 		for _, tt := range []struct {
 			name  string
@@ -94,7 +90,7 @@ func TestMetricsAgreeWithStats(t *testing.T) {
 			{"ssevsws_bytes_sent_total", c.Bytes, false},
 			{"ssevsws_slow_clients_dropped_total", c.SlowDropped, true},
 			{"ssevsws_connections_dropped_total", c.Dropped, true},
-			{"ssevsws_tick_wire_bytes", int64(wire), true},
+			{"ssevsws_tick_wire_bytes", int64(st.TickWireBytes.Of(tr)), true},
 		} {
 			got, ok := value(tt.name, l)
 			switch {

@@ -80,6 +80,14 @@ type TickBytes struct {
 	WS  int `json:"ws"`
 }
 
+// Of picks one transport's size.
+func (b TickBytes) Of(t Transport) int {
+	if t == SSE {
+		return b.SSE
+	}
+	return b.WS
+}
+
 // Of picks one transport's counters.
 func (s StatsSnapshot) Of(t Transport) CountersSnapshot {
 	if t == SSE {

@@ -165,10 +165,7 @@ func TestTickWireBytesAgreeWithStats(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := ts.Stats()
-		want := st.TickWireBytes.SSE
-		if tr == compare.WS {
-			want = st.TickWireBytes.WS
-		}
+		want := st.TickWireBytes.Of(tr)
 		if hs.Tick != want || want == 0 {
 			t.Errorf("%s: the probe read %d bytes for one tick, /stats says %d", tr.Name(), hs.Tick, want)
 		}
