@@ -1,7 +1,11 @@
 package compare
 
 import (
+	"iter"
+	"net"
 	"net/http"
+
+	"github.com/ssevsws/ssevsws/fanout"
 
 	"github.com/ssevsws/ssevsws/ws"
 )
@@ -16,10 +20,13 @@ import (
 // The hub's per-transport tick encoders, the gap frame and the catch-up
 // rule, checked byte for byte and case by case.
 var (
-	SSETick     = sseTick
-	WSTick      = wsTick
-	SSEGap      = sseGap
-	CatchUpFrom = catchUpFrom
+	SSETick      = sseTick
+	WSTick       = wsTick
+	SSEGap       = sseGap
+	SSEChunk     = sseChunk
+	SSETickChunk = sseTickChunk
+	WSTickFrame  = wsTickFrame
+	CatchUpFrom  = catchUpFrom
 )
 
 // TimeLayout is the format of a tick's time; StuckGrace bounds how long a
@@ -65,6 +72,42 @@ func (s *Server) SetChatRate(client string, rate float64) bool {
 // client closed its end.
 var ClientLeft = clientLeft
 
-// SubscribeWS subscribes as a WebSocket connection would, so that a test can
-// drive the feed (its backlog, its live queue) without a socket.
-func (s *Server) SubscribeWS(lastID string) (ws.Feed, error) { return s.subscribeWS(nil, lastID) }
+// DirectSub is a WebSocket subscription on the direct path over a socket
+// the test holds the other end of, with no handler: the test drives its
+// backlog and reads what the engine writes.
+type DirectSub struct {
+	sub *subscription
+	out *fanout.Conn
+}
+
+// SubscribeDirect subscribes as a WebSocket connection would, writing to
+// conn through the engine.
+func (s *Server) SubscribeDirect(conn net.Conn, lastID string) (*DirectSub, error) {
+	out, err := s.engine.Add(conn, ws.KindFrame)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := s.hub.subscribe(WS, lastID, out, func(err error) { out.Close(err) })
+	if err != nil {
+		out.Close(err)
+		return nil, err
+	}
+	return &DirectSub{sub: sub, out: out}, nil
+}
+
+// Backlog is the WebSocket feed's backlog: messages, not yet framed.
+func (d *DirectSub) Backlog() iter.Seq[[]byte] { return wsFeed{sub: d.sub}.Backlog() }
+
+// Ended says why the hub ended the subscription, or nil while it has not.
+func (d *DirectSub) Ended() error {
+	if !d.sub.ended() {
+		return nil
+	}
+	return d.sub.err
+}
+
+// Close closes the connection and ends the subscription.
+func (d *DirectSub) Close() {
+	d.out.Close(nil)
+	d.sub.close()
+}

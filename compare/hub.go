@@ -8,6 +8,9 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/ssevsws/ssevsws/fanout"
+	"github.com/ssevsws/ssevsws/ws"
 )
 
 // Why the hub ends a subscription. Handlers turn these into what their
@@ -36,27 +39,38 @@ func (e *RateLimitError) Error() string {
 // that knows about all connections; each connection only sees its own
 // subscription.
 //
-// Publishing never waits for a client: each subscription has a bounded
-// queue, and a client whose queue is full when a tick comes is dropped and
-// counted. That keeps one stuck client from delaying everyone else, and keeps
-// memory bounded by (clients × queue length).
+// Publishing never waits for a client. Most connections are on the direct
+// path: the hub encodes a tick once per transport and hands it to the
+// fan-out engine (package fanout), which writes it to every socket without
+// a goroutine per connection, and drops a client that falls a whole queue
+// behind. The rest (SSE over HTTP/2 or TLS, which have no socket of their
+// own to write to) are on the handler path: a bounded queue per
+// subscription that the handler's goroutine writes out, and a client whose
+// queue is full when a tick comes is dropped. Either way one stuck client
+// delays no one, and memory stays bounded by (clients × queue length).
+//
+// Lock order: h.mu, then the engine's (fanout.Conn.Join and Finish are
+// called under h.mu; the engine never calls back).
 type hub struct {
-	clock *Clock
-	stats *Stats
-	log   *slog.Logger
-	cfg   *Config
+	clock  *Clock
+	stats  *Stats
+	log    *slog.Logger
+	cfg    *Config
+	engine *fanout.Engine
 
 	mu     sync.Mutex
 	subs   map[string]*subscription
-	last   int64 // newest published seq
+	queued map[string]*subscription // the live ones on the handler path, fed by publish
+	last   int64                    // newest published seq
 	closed bool
 }
 
-func newHub(clock *Clock, stats *Stats, cfg *Config, log *slog.Logger) *hub {
+func newHub(clock *Clock, stats *Stats, cfg *Config, log *slog.Logger, engine *fanout.Engine) *hub {
 	return &hub{
-		clock: clock, stats: stats, cfg: cfg, log: log,
-		subs: make(map[string]*subscription),
-		last: clock.SeqAt(time.Now()),
+		clock: clock, stats: stats, cfg: cfg, log: log, engine: engine,
+		subs:   make(map[string]*subscription),
+		queued: make(map[string]*subscription),
+		last:   clock.SeqAt(time.Now()),
 	}
 }
 
@@ -67,29 +81,40 @@ type subscription struct {
 	transport Transport
 	resume    Resume
 
-	ticks  chan []byte // encoded ticks for this transport, bounded
-	echoes chan []byte // SSE only: echoes from POST /chat, bounded
+	// The direct path: the engine writes to the socket, and finish ends
+	// the connection when the hub ends the subscription (it must not block
+	// or lock the hub). nil on the handler path.
+	out    *fanout.Conn
+	finish func(error)
+
+	ticks  chan []byte // the handler path: encoded ticks for this transport, bounded
+	echoes chan []byte // the handler path, SSE: echoes from POST /chat, bounded
 	done   chan struct{}
 	err    error // why done was closed; written before close(done)
 	once   sync.Once
 
 	chat tokenBucket
 
-	live bool // publish queues ticks for it; set by goLive, under h.mu
+	live bool // it takes published ticks; set by goLive, under h.mu
 }
 
 // subscribe registers a client. lastID is the raw Last-Event-ID (or
 // lastEventId query parameter). The client gets ticks from its backlog up
-// to the newest published one, then from its queue (see backlog).
-func (h *hub) subscribe(t Transport, lastID string) (*subscription, error) {
+// to the newest published one, then live (see backlog): through out, the
+// engine's connection, when out is not nil (the direct path; finish ends
+// it), else through its queues (the handler path).
+func (h *hub) subscribe(t Transport, lastID string, out *fanout.Conn, finish func(error)) (*subscription, error) {
 	s := &subscription{
 		h: h, id: rand.Text()[:16], transport: t,
-		ticks: make(chan []byte, h.cfg.QueueSize),
-		done:  make(chan struct{}),
-		chat:  tokenBucket{rate: h.cfg.ChatRate, burst: float64(h.cfg.ChatBurst)},
+		out: out, finish: finish,
+		done: make(chan struct{}),
+		chat: tokenBucket{rate: h.cfg.ChatRate, burst: float64(h.cfg.ChatBurst)},
 	}
-	if t == SSE {
-		s.echoes = make(chan []byte, h.cfg.QueueSize)
+	if out == nil {
+		s.ticks = make(chan []byte, h.cfg.QueueSize)
+		if t == SSE {
+			s.echoes = make(chan []byte, h.cfg.QueueSize)
+		}
 	}
 	h.mu.Lock()
 	if h.closed {
@@ -153,14 +178,23 @@ func (s *subscription) backlog(gap func(from, to int64) []byte, tick func(Tick) 
 
 // goLive makes s live if sent, the last tick its backlog sent, is the
 // newest published one, and otherwise returns the newest, which the backlog
-// must send first.
+// must send first. Live, s takes every tick after sent: from the engine's
+// broadcasts (the direct path) or through its queue (the handler path).
 func (h *hub) goLive(s *subscription, sent int64) (last int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.last > sent {
 		return h.last
 	}
+	if _, open := h.subs[s.id]; !open {
+		return sent // ended meanwhile: nothing to join
+	}
 	s.live = true
+	if s.out != nil {
+		s.out.Join(sent + 1)
+	} else {
+		h.queued[s.id] = s
+	}
 	return sent
 }
 
@@ -196,40 +230,58 @@ func (s *subscription) writeTimedOut() {
 	}
 }
 
-// close is called by the connection's handler when it returns.
+// tooSlow ends s because the engine closed its connection as too slow
+// (fanout.ErrTooSlow: a whole queue behind, or a write timed out), and
+// counts it, unless the hub has already ended it.
+func (s *subscription) tooSlow(why error) {
+	if s.end(ErrTooSlow) {
+		s.h.stats.of(s.transport).SlowDropped.Add(1)
+		s.h.log.Warn("dropping slow client", "transport", s.transport, "client", s.id, "reason", why)
+	}
+}
+
+// close is called when the connection has ended: by its handler when it
+// returns, or by the reader of a connection on the direct path.
 func (s *subscription) close() {
 	s.h.mu.Lock()
 	delete(s.h.subs, s.id)
+	delete(s.h.queued, s.id)
 	s.h.mu.Unlock()
 	s.end(nil)
 	s.h.stats.of(s.transport).Open.Add(-1)
 }
 
-// publish hands tick seq to every subscription without waiting.
+// publish hands tick seq to every live subscription without waiting. The
+// tick is encoded once per transport and per path, and the same bytes go to
+// every client: through the engine for the direct path (a chunk of the
+// HTTP/1.1 body for SSE, a frame for WebSocket), through their queues for
+// the handler path. A subscription still replaying is not live: its
+// backlog catches up from the clock.
 func (h *hub) publish(seq int64) {
 	tick := h.clock.Tick(seq)
-	sseFrame, wsFrame := sseTick(tick), wsTick(tick) // once per tick, shared by every client
+	sseChunk, sseFrame := sseTickChunk(tick)
+	wsFrame, wsMsg := wsTickFrame(tick)
+	frames := make([][]byte, 2)
+	frames[kindSSE], frames[ws.KindFrame] = sseChunk, wsFrame
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last = seq
-	for id, s := range h.subs {
-		if !s.live {
-			continue // still replaying: its backlog catches up from the clock
-		}
-		frame := wsFrame
-		if s.transport == SSE {
-			frame = sseFrame
-		}
+	for id, s := range h.queued {
 		select {
-		case s.ticks <- frame:
+		case s.ticks <- sseFrame:
 		default:
 			delete(h.subs, id)
+			delete(h.queued, id)
 			if s.end(ErrTooSlow) {
 				h.stats.of(s.transport).SlowDropped.Add(1)
 				h.log.Warn("dropping slow client", "transport", s.transport, "client", id, "queue", cap(s.ticks))
 			}
 		}
 	}
+	h.engine.Broadcast(seq, frames, func(took []int) {
+		h.stats.sse.tookTicks(took[kindSSE], len(sseFrame))
+		h.stats.ws.tookTicks(took[ws.KindFrame], len(wsMsg))
+	})
 }
 
 // run publishes a tick at the start of every interval until stop is closed.
@@ -271,6 +323,16 @@ func (h *hub) deliverEcho(client string, frame []byte) error {
 	if err := s.chat.take(time.Now()); err != nil {
 		return err
 	}
+	if s.out != nil {
+		switch err := s.out.Offer(sseChunk(frame)); {
+		case err == nil:
+			return nil
+		case errors.Is(err, fanout.ErrFull):
+			return ErrQueueFull
+		default:
+			return ErrUnknownClient // closed meanwhile
+		}
+	}
 	select {
 	case s.echoes <- frame:
 		return nil
@@ -297,8 +359,12 @@ func (h *hub) endLocked(reason error, match func(*subscription) bool) int {
 			continue
 		}
 		delete(h.subs, id)
+		delete(h.queued, id)
 		if s.end(reason) {
 			n++
+			if s.finish != nil {
+				s.finish(reason)
+			}
 		}
 	}
 	return n

@@ -275,21 +275,17 @@ func TestShutdownCutsStuckClients(t *testing.T) {
 	dialStuckSSE(t, ts)
 	dialStuckWS(t, ts)
 
-	// Both writers are blocked once the bytes written stop growing while
-	// ticks keep coming (one every 5 ms).
-	var last compare.StatsSnapshot
-	for still, deadline := 0, time.Now().Add(10*time.Second); still < 40; {
+	// Both are stuck once they are behind: their sockets' buffers are full
+	// and a write to each is blocked (for its one-minute timeout).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		st := ts.Stats()
+		if st.SSE.Open == 1 && st.WS.Open == 1 && st.SSE.Behind == 1 && st.WS.Behind == 1 {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the stuck clients' streams never backed up: %+v", ts.Stats())
+			t.Fatalf("the stuck clients' streams never backed up: %+v", st)
 		}
 		time.Sleep(cfg.Interval)
-		st := ts.Stats()
-		if st.SSE.Open == 1 && st.WS.Open == 1 && st.SSE.Bytes == last.SSE.Bytes && st.WS.Bytes == last.WS.Bytes {
-			still++
-		} else {
-			still = 0
-		}
-		last = st
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

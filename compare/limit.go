@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strconv"
@@ -59,16 +60,46 @@ func (l *connLimit) acquire(w http.ResponseWriter, r *http.Request) (release fun
 	}, true
 }
 
-// limited wraps a streaming endpoint with the cap.
+// limited wraps a streaming endpoint with the cap. The slot is released
+// when the handler returns, unless the handler has taken it over for a
+// connection that outlives it (Server.detach).
 func (l *connLimit) limited(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		release, ok := l.acquire(w, r)
 		if !ok {
 			return
 		}
-		defer release()
-		next.ServeHTTP(w, r)
+		slot := &connSlot{release: release}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), connSlotKey{}, slot)))
+		if !slot.taken {
+			release()
+		}
 	})
+}
+
+// connSlot is a request's place under the cap, in its context.
+type connSlot struct {
+	release func()
+	taken   bool // by detach: released when the connection ends
+}
+
+type connSlotKey struct{}
+
+// detach is for a handler that hands its connection over (to the fan-out
+// engine) and returns while the connection lives on: it takes over the
+// request's slot under the cap, and counts the connection as in flight, so
+// that Shutdown waits for it. Call done, once, when the connection ends.
+func (s *Server) detach(r *http.Request) (done func()) {
+	release := func() {}
+	if slot, ok := r.Context().Value(connSlotKey{}).(*connSlot); ok {
+		slot.taken = true
+		release = slot.release
+	}
+	s.inFlight.enter()
+	return func() {
+		release()
+		s.inFlight.leave()
+	}
 }
 
 // clientIP is the peer's address without the port. Behind a proxy it is

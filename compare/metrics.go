@@ -18,6 +18,8 @@ import (
 // label, counters ending in _total.
 var (
 	metricOpen      = metricDesc("connections_open", "Connections open now.")
+	metricDirect    = metricDesc("connections_direct", "Open connections the fan-out engine writes to directly, with no goroutine; the rest (HTTP/2, TLS) are written by their handler.")
+	metricBehind    = metricDesc("connections_behind", "Open connections behind now: their socket is full and a goroutine writes out their queue.")
 	metricAccepted  = metricDesc("connections_accepted_total", "Connections accepted since start.")
 	metricResumes   = metricDesc("resumes_total", "Connections that resumed from a last event id.")
 	metricGaps      = metricDesc("resume_gaps_total", "Resumes from before the replay window (a gap was sent).")
@@ -38,7 +40,7 @@ func metricDesc(name, help string) *prometheus.Desc {
 type statsCollector struct{ s *Server }
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{metricOpen, metricAccepted, metricResumes, metricGaps, metricTicks,
+	for _, d := range []*prometheus.Desc{metricOpen, metricDirect, metricBehind, metricAccepted, metricResumes, metricGaps, metricTicks,
 		metricBytes, metricSlow, metricDropped, metricTickBytes, metricChats} {
 		ch <- d
 	}
@@ -55,6 +57,8 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), label)
 		}
 		gauge(metricOpen, n.Open)
+		gauge(metricDirect, n.Direct)
+		gauge(metricBehind, n.Behind)
 		gauge(metricTickBytes, int64(st.TickWireBytes.Of(t)))
 		counter(metricAccepted, n.Connects)
 		counter(metricResumes, n.Resumes)

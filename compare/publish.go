@@ -6,8 +6,11 @@ package compare
 // server with an Interval so long (an hour) that the clock stays quiet while
 // they run. A server whose clock ticks by itself has no use for it: its
 // ticks would come early, and its clock would later publish those seqs again.
+//
+// It returns once the tick is written, or queued, for every client.
 func (s *Server) PublishNext() int64 {
 	seq := s.hub.lastSeq() + 1
 	s.hub.publish(seq)
+	s.engine.Sync()
 	return seq
 }

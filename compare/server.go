@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ssevsws/ssevsws/fanout"
 )
 
 // Config is everything the server can be told. The zero value of each field
@@ -171,7 +173,8 @@ type Server struct {
 	stopClock chan struct{}
 	clockDone chan struct{}
 	inFlight  inFlight // requests being served, WebSockets included
-	hijacked  hijacked // WebSocket connections, which http.Server forgets
+	hijacked  hijacked // connections taken over (WebSocket, SSE on the direct path), which http.Server forgets
+	engine    *fanout.Engine
 
 	mu           sync.Mutex
 	http         *http.Server // set by Serve
@@ -198,7 +201,8 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.hub = newHub(s.clock, &s.stats, &s.cfg, s.log)
+	s.engine = fanout.New(fanout.Config{WriteTimeout: cfg.WriteTimeout, MaxQueue: cfg.QueueSize})
+	s.hub = newHub(s.clock, &s.stats, &s.cfg, s.log, s.engine)
 	s.limit = &connLimit{max: cfg.MaxConns, maxPerIP: cfg.MaxConnsPerIP}
 	s.mux = s.routes()
 	go func() {
@@ -304,8 +308,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			if hs != nil {
 				hs.Close()
 			}
-			ws := s.hijacked.closeAll()
-			s.log.Info("cut connections still open after the shutdown grace", "grace", stuckGrace, "requests", n, "websockets", ws)
+			taken := s.hijacked.closeAll()
+			s.log.Info("cut connections still open after the shutdown grace", "grace", stuckGrace, "requests", n, "taken_over", taken)
 		}
 		if n, werr := s.inFlight.wait(ctx); werr != nil {
 			err = fmt.Errorf("compare: %d connections still open at the shutdown deadline: %w", n, werr)
@@ -313,6 +317,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if e := <-shutdownDone; e != nil && err == nil {
 			err = e
 		}
+		s.engine.Close()
 	})
 	return err
 }
@@ -324,10 +329,18 @@ func (s *Server) Stats() StatsSnapshot {
 	return StatsSnapshot{
 		IntervalMS:    s.cfg.Interval.Milliseconds(),
 		Seq:           seq,
-		SSE:           s.stats.sse.Snapshot(),
-		WS:            s.stats.ws.Snapshot(),
+		SSE:           s.snapshot(SSE),
+		WS:            s.snapshot(WS),
 		TickWireBytes: TickBytes{SSE: sseWireBytes(sseTick(tick)), WS: wsWireBytes(wsTick(tick))},
 	}
+}
+
+// snapshot is one transport's counters, with how many of its clients are
+// behind now, which the engine knows.
+func (s *Server) snapshot(t Transport) CountersSnapshot {
+	c := s.stats.of(t).Snapshot()
+	c.Behind = s.engine.Behind(t.kind())
+	return c
 }
 
 // inFlight counts requests being served. Unlike a sync.WaitGroup it may be

@@ -18,9 +18,11 @@ import (
 // serveSSE is GET /sse: hello, the resume backlog, then live ticks and chat
 // echoes, with a keep-alive comment whenever the stream is idle.
 //
-// The handler's goroutine is the stream's only writer. It waits on the
-// subscription's queues, never on the clock or on other clients, so a slow
-// client only ever delays itself.
+// Over HTTP/1.1 without TLS the stream takes the direct path
+// (ssedirect.go): the fan-out engine writes to its socket. Otherwise (the
+// handler path) the handler's goroutine is the stream's only writer. It
+// waits on the subscription's queues, never on the clock or on other
+// clients, so a slow client only ever delays itself.
 func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With("transport", "sse", "remote", r.RemoteAddr)
 	stream, err := sse.Open(w, r, sse.Config{Retry: s.cfg.Retry, Heartbeat: s.cfg.Heartbeat, WriteTimeout: s.cfg.WriteTimeout})
@@ -33,7 +35,10 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 		log.Debug("client went away before the first event", "err", err)
 		return
 	}
-	sub, err := s.hub.subscribe(SSE, sse.LastEventID(r))
+	if sseOnDirectPath(r) && s.serveSSEDirect(w, r, stream) {
+		return
+	}
+	sub, err := s.hub.subscribe(SSE, sse.LastEventID(r), nil, nil)
 	if err != nil {
 		// Shutting down. Any status but 200 would make a browser give up for
 		// good, so the answer is a stream that only says "come back soon".

@@ -46,7 +46,16 @@ func sseTick(t Tick) []byte {
 // page, /stats and ssevsws compare show is the HTTP/1.1 one, the protocol
 // both transports share.
 func sseWireBytes(frame []byte) int {
-	return len(strconv.FormatInt(int64(len(frame)), 16)) + 2 + len(frame) + 2
+	return hexLen(len(frame)) + 2 + len(frame) + 2
+}
+
+// hexLen is how many hex digits n takes.
+func hexLen(n int) int {
+	digits := 1
+	for ; n >= 16; n >>= 4 {
+		digits++
+	}
+	return digits
 }
 
 // isSSETick tells a tick frame from the other frames a stream gets (gap,
@@ -79,3 +88,35 @@ func sseEcho(text string) []byte {
 	frame, _ := sse.AppendEvent(nil, sse.Event{Type: EventEcho, Data: string(data)})
 	return frame
 }
+
+// sseChunk frames an SSE frame as one HTTP/1.1 chunk, as net/http's
+// chunked writer would: "<hex length>\r\n<frame>\r\n". Streams on the
+// engine's direct path were hijacked after their header, so the server
+// frames their body itself: each tick once, for every such stream.
+func sseChunk(frame []byte) []byte {
+	out := make([]byte, 0, sseWireBytes(frame))
+	out = strconv.AppendInt(out, int64(len(frame)), 16)
+	out = append(out, '\r', '\n')
+	out = append(out, frame...)
+	return append(out, '\r', '\n')
+}
+
+// sseTickChunk encodes t for SSE streams twice over in one buffer: chunk
+// is the HTTP/1.1 chunk the direct path writes, frame the SSE frame inside
+// it, which the handler path writes (net/http chunks it itself). The frame
+// is encoded after room for the longest chunk header, and the header is put
+// right before it: one allocation, no copy.
+func sseTickChunk(t Tick) (chunk, frame []byte) {
+	const room = 16 + 2 // hex digits of an int64, CRLF
+	buf := AppendSSETick(make([]byte, room, room+96+len(t.Time)+2), t.Seq, t.Time)
+	n := len(buf) - room
+	start := room - 2 - hexLen(n)
+	head := strconv.AppendInt(buf[start:start], int64(n), 16)
+	_ = append(head, '\r', '\n') // into the room, up to the frame
+	buf = append(buf, '\r', '\n')
+	return buf[start:], buf[room : room+n]
+}
+
+// sseLastChunk ends a chunked body: a client reads it as the end of the
+// stream, and an EventSource reconnects after its retry time.
+var sseLastChunk = []byte("0\r\n\r\n")

@@ -11,11 +11,12 @@ import (
 // atomics from every connection's goroutine and read without locks.
 type Counters struct {
 	Open        atomic.Int64 // connections open now
+	Direct      atomic.Int64 // of those, on the engine's direct path (no goroutine writes to them); the rest are on the handler path (HTTP/2, TLS)
 	Connects    atomic.Int64 // connections accepted since start
 	Resumes     atomic.Int64 // of those, how many resumed from a last event id
 	Gaps        atomic.Int64 // resumes older than the replay window
-	Ticks       atomic.Int64 // tick messages written, live and replayed
-	Bytes       atomic.Int64 // message bytes written (SSE: the stream's bytes; WS: message payloads)
+	Ticks       atomic.Int64 // tick messages written (or queued behind a busy socket), live and replayed
+	Bytes       atomic.Int64 // message bytes written or queued (SSE: the stream's bytes; WS: message payloads)
 	SlowDropped atomic.Int64 // clients dropped as too slow: their queue was full, or a write to them timed out
 	Dropped     atomic.Int64 // connections closed by POST /drop
 	Chats       atomic.Int64 // chat messages echoed
@@ -37,6 +38,8 @@ func (s *Stats) of(t Transport) *Counters {
 // CountersSnapshot is Counters at one moment, as GET /stats shows them.
 type CountersSnapshot struct {
 	Open        int64 `json:"open"`
+	Direct      int64 `json:"direct"`
+	Behind      int64 `json:"behind"`
 	Connects    int64 `json:"connects"`
 	Resumes     int64 `json:"resumes"`
 	Gaps        int64 `json:"gaps"`
@@ -51,7 +54,7 @@ type CountersSnapshot struct {
 // Snapshot reads every counter.
 func (c *Counters) Snapshot() CountersSnapshot {
 	return CountersSnapshot{
-		Open: c.Open.Load(), Connects: c.Connects.Load(), Resumes: c.Resumes.Load(),
+		Open: c.Open.Load(), Direct: c.Direct.Load(), Connects: c.Connects.Load(), Resumes: c.Resumes.Load(),
 		Gaps: c.Gaps.Load(), Ticks: c.Ticks.Load(), Bytes: c.Bytes.Load(),
 		SlowDropped: c.SlowDropped.Load(), Dropped: c.Dropped.Load(),
 		Chats: c.Chats.Load(), ChatRefused: c.ChatRefused.Load(),
@@ -113,5 +116,13 @@ func (s *Server) WaitOpen(ctx context.Context, t Transport, want int64) error {
 			return fmt.Errorf("%s: %d connections open, want %d: %w", t.Name(), got, want, context.Cause(ctx))
 		case <-poll.C:
 		}
+	}
+}
+
+// tookTicks counts n clients that took a tick of size bytes.
+func (c *Counters) tookTicks(n, size int) {
+	if n > 0 {
+		c.Ticks.Add(int64(n))
+		c.Bytes.Add(int64(n * size))
 	}
 }

@@ -1,5 +1,7 @@
 package compare
 
+import "github.com/ssevsws/ssevsws/ws"
+
 // Transport names one of the two ways the clock reaches a browser. Its
 // value is what URLs, JSON and metrics use: "sse" or "ws".
 type Transport string
@@ -19,3 +21,15 @@ func (t Transport) Name() string {
 	}
 	return "WebSocket"
 }
+
+// kind is the transport's index in a fan-out broadcast (fanout.Engine):
+// SSE connections take the chunked SSE frame, WebSocket connections the
+// WebSocket frame (ws.KindFrame).
+func (t Transport) kind() int {
+	if t == SSE {
+		return kindSSE
+	}
+	return ws.KindFrame
+}
+
+const kindSSE = 0

@@ -1,22 +1,25 @@
 package compare
 
 import (
-	"context"
 	"errors"
 	"iter"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/ssevsws/ssevsws/fanout"
 	"github.com/ssevsws/ssevsws/ws"
 )
 
-// wsFeed shows a hub subscription to the ws.Handler.
+// wsFeed shows a hub subscription to the ws.Handler. Its live ticks do not
+// go through it: the hub's broadcasts reach the connection through the
+// engine (the connection joined them in the backlog's goLive).
 type wsFeed struct {
-	sub   *subscription
-	stats *Counters
+	sub    *subscription
+	stats  *Counters
+	direct bool
+	done   func() // ends the detach: releases the connection's slot
 }
 
 var (
@@ -24,22 +27,45 @@ var (
 	_ ws.WriteFailer = wsFeed{}
 )
 
-// subscribeWS is the ws.Handler's Subscribe.
-func (s *Server) subscribeWS(_ *http.Request, lastEventID string) (ws.Feed, error) {
-	sub, err := s.hub.subscribe(WS, lastEventID)
+// subscribeWS is the ws.Handler's Subscribe. The connection outlives the
+// handler (the engine writes to it, its reader reads), so it takes over the
+// request's slot under the connection cap until Close.
+func (s *Server) subscribeWS(r *http.Request, lastEventID string, p *ws.Peer) (ws.Feed, error) {
+	sub, err := s.hub.subscribe(WS, lastEventID, p.Conn(), func(reason error) { p.End(wsCloseError(reason)) })
 	if err != nil {
 		return nil, err
 	}
-	return wsFeed{sub: sub, stats: s.stats.of(WS)}, nil
+	f := wsFeed{sub: sub, stats: s.stats.of(WS), direct: p.Conn().Direct(), done: s.detach(r)}
+	if f.direct {
+		f.stats.Direct.Add(1)
+	}
+	return f, nil
 }
 
-func (f wsFeed) Client() string        { return f.sub.id }
-func (f wsFeed) Live() <-chan []byte   { return f.sub.ticks }
-func (f wsFeed) Done() <-chan struct{} { return f.sub.done }
-func (f wsFeed) Close()                { f.sub.close() }
+func (f wsFeed) Client() string { return f.sub.id }
+
+func (f wsFeed) Close() {
+	f.sub.close()
+	if f.direct {
+		f.stats.Direct.Add(-1)
+	}
+	f.done()
+}
 
 func (f wsFeed) Backlog() iter.Seq[[]byte] {
 	return f.sub.backlog(func(from, to int64) []byte { return ws.AppendGap(nil, from, to) }, wsTick)
+}
+
+// wsTickFrame encodes t as a WebSocket frame for the engine and, inside
+// it, the message: the message after room for the longest frame header,
+// the header put right before it. One allocation, no copy.
+func wsTickFrame(t Tick) (frame, msg []byte) {
+	const room = 10
+	buf := ws.AppendTick(make([]byte, room, room+64+len(t.Time)), t.Seq, t.Time)
+	msg = buf[room:]
+	start := room - ws.FrameHeaderLen(len(msg))
+	ws.AppendFrameHeader(buf[start:start], len(msg))
+	return buf[start:], msg
 }
 
 // wsTick encodes t as a WebSocket message, with room for the longest seq
@@ -48,9 +74,9 @@ func wsTick(t Tick) []byte {
 	return ws.AppendTick(make([]byte, 0, 64+len(t.Time)), t.Seq, t.Time)
 }
 
-// Err turns the hub's reason into the close code a client can act on.
-func (f wsFeed) Err() error {
-	switch err := f.sub.err; {
+// wsCloseError turns the hub's reason into the close code a client can act on.
+func wsCloseError(err error) error {
+	switch {
 	case errors.Is(err, ErrShuttingDown):
 		return websocket.CloseError{Code: websocket.StatusGoingAway, Reason: "server shutting down"}
 	case errors.Is(err, ErrDropped):
@@ -67,8 +93,8 @@ func (f wsFeed) Err() error {
 // WriteFailed drops a client that took nothing for a whole write timeout
 // as too slow, and counts it.
 func (f wsFeed) WriteFailed(err error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		f.sub.writeTimedOut()
+	if errors.Is(err, fanout.ErrTooSlow) {
+		f.sub.tooSlow(err)
 	}
 }
 
@@ -81,6 +107,7 @@ func (f wsFeed) Chat(string) error {
 	return nil
 }
 
+// Wrote counts what the handler wrote itself: hello, backlog, echoes.
 func (f wsFeed) Wrote(msg []byte) {
 	f.stats.Bytes.Add(int64(len(msg)))
 	if ws.IsTick(msg) {
@@ -92,12 +119,5 @@ func (f wsFeed) Wrote(msg []byte) {
 // payload and its frame header (RFC 6455, 5.2), unmasked as server frames
 // are: 2 bytes up to 125 bytes of payload, 4 up to 65535, else 10.
 func wsWireBytes(msg []byte) int {
-	switch n := len(msg); {
-	case n <= 125:
-		return n + 2
-	case n <= 0xFFFF:
-		return n + 4
-	default:
-		return n + 10
-	}
+	return ws.FrameHeaderLen(len(msg)) + len(msg)
 }

@@ -16,58 +16,66 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/ssevsws/ssevsws/fanout"
 	"github.com/ssevsws/ssevsws/ws"
 )
 
 // clockFeed is about the smallest useful Feed: a tick every interval, no
-// backlog, and chat accepted as it comes.
+// backlog, and chat accepted as it comes. Its ticks are live messages, so it
+// writes them to the connection itself (a real server would encode each
+// tick once and broadcast it to every connection through its Engine).
 type clockFeed struct {
-	id   string
-	live chan []byte
-	stop chan struct{}
+	id       string
+	interval time.Duration
+	peer     *ws.Peer
+	stop     chan struct{}
 }
 
-func newClockFeed(id string, interval time.Duration) *clockFeed {
-	f := &clockFeed{id: id, live: make(chan []byte), stop: make(chan struct{})}
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case now := <-t.C:
-				seq := now.UnixMilli() / interval.Milliseconds()
-				msg := ws.AppendTick(nil, seq, now.UTC().Format("2006-01-02T15:04:05.000Z"))
-				select {
-				case f.live <- msg:
-				case <-f.stop:
-					return
-				}
-			case <-f.stop:
-				return
+func newClockFeed(id string, interval time.Duration, p *ws.Peer) *clockFeed {
+	return &clockFeed{id: id, interval: interval, peer: p, stop: make(chan struct{})}
+}
+
+// tick writes a tick every interval to the connection until Close.
+func (f *clockFeed) tick() {
+	t := time.NewTicker(f.interval)
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			seq := now.UnixMilli() / f.interval.Milliseconds()
+			msg := ws.AppendTick(nil, seq, now.UTC().Format("2006-01-02T15:04:05.000Z"))
+			if f.peer.Conn().Write(ws.AppendFrame(nil, msg)) != nil {
+				return // the connection is gone; Close follows
 			}
+		case <-f.stop:
+			return
 		}
-	}()
-	return f
+	}
 }
 
-func (f *clockFeed) Client() string            { return f.id }
-func (f *clockFeed) Backlog() iter.Seq[[]byte] { return func(func([]byte) bool) {} }
-func (f *clockFeed) Live() <-chan []byte       { return f.live }
-func (f *clockFeed) Done() <-chan struct{}     { return nil } // this server never ends a connection itself
-func (f *clockFeed) Err() error                { return nil }
-func (f *clockFeed) Chat(text string) error    { return nil } // echo everything
-func (f *clockFeed) Wrote(msg []byte)          {}
-func (f *clockFeed) Close()                    { close(f.stop) }
+func (f *clockFeed) Client() string { return f.id }
+
+// Backlog is empty; live ticks start where it ends, after the hello.
+func (f *clockFeed) Backlog() iter.Seq[[]byte] {
+	return func(func([]byte) bool) { go f.tick() }
+}
+func (f *clockFeed) Chat(text string) error { return nil } // echo everything
+func (f *clockFeed) Wrote(msg []byte)       {}
+func (f *clockFeed) Close()                 { close(f.stop) }
 
 // A Handler needs only a Subscribe function that hands each connection its
-// Feed. Browsers at http://localhost:3000 may connect too, besides pages
-// served by this server itself.
+// Feed, and an Engine to write with. Browsers at http://localhost:3000 may
+// connect too, besides pages served by this server itself.
 func ExampleHandler() {
+	engine := fanout.New(fanout.Config{})
+	defer engine.Close() // once the server is done
 	var clients atomic.Int64
 	http.Handle("/ws", &ws.Handler{
-		Subscribe: func(r *http.Request, lastEventID string) (ws.Feed, error) {
-			return newClockFeed("c"+strconv.FormatInt(clients.Add(1), 10), time.Second), nil
+		Subscribe: func(r *http.Request, lastEventID string, p *ws.Peer) (ws.Feed, error) {
+			return newClockFeed("c"+strconv.FormatInt(clients.Add(1), 10), time.Second, p), nil
 		},
+		Engine:         engine,
 		OriginPatterns: []string{"localhost:3000"},
 	})
 	// http.ListenAndServe("localhost:8080", nil)
@@ -75,27 +83,23 @@ func ExampleHandler() {
 
 // restartingFeed plays a server that restarts after every two ticks: it
 // replays the two ticks after the client's last one, then ends the
-// connection with 1001 (going away).
-type restartingFeed struct{ last int64 }
+// connection with 1001 (going away). The close frame goes out after the
+// ticks: everything written to a connection is written in order.
+type restartingFeed struct {
+	last int64
+	peer *ws.Peer
+}
 
 func (f restartingFeed) Client() string { return "demo" }
 func (f restartingFeed) Backlog() iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
+		defer f.peer.End(websocket.CloseError{Code: websocket.StatusGoingAway, Reason: "restarting"})
 		for seq := f.last + 1; seq <= f.last+2; seq++ {
 			if !yield(ws.AppendTick(nil, seq, "2024-11-25T04:00:00.000Z")) {
 				return
 			}
 		}
 	}
-}
-func (f restartingFeed) Live() <-chan []byte { return nil }
-func (f restartingFeed) Done() <-chan struct{} {
-	done := make(chan struct{})
-	close(done)
-	return done
-}
-func (f restartingFeed) Err() error {
-	return websocket.CloseError{Code: websocket.StatusGoingAway, Reason: "restarting"}
 }
 func (f restartingFeed) Chat(string) error { return nil }
 func (f restartingFeed) Wrote([]byte)      {}
@@ -104,11 +108,14 @@ func (f restartingFeed) Close()            {}
 // A Client redials when the server goes away and resumes after the last
 // tick it saw (?lastEventId=2 on the second dial), so no tick is lost.
 func ExampleClient() {
+	engine := fanout.New(fanout.Config{})
+	defer engine.Close()
 	srv := httptest.NewServer(&ws.Handler{
-		Subscribe: func(r *http.Request, lastEventID string) (ws.Feed, error) {
+		Subscribe: func(r *http.Request, lastEventID string, p *ws.Peer) (ws.Feed, error) {
 			last, _ := strconv.ParseInt(lastEventID, 10, 64) // "" means from the start
-			return restartingFeed{last: last}, nil
+			return restartingFeed{last: last, peer: p}, nil
 		},
+		Engine: engine,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	defer srv.Close()

@@ -20,6 +20,8 @@ import (
 
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/ssevsws/ssevsws/fanout"
 )
 
 // testTimeout bounds every wait in these tests, so that a bug shows as a
@@ -30,18 +32,19 @@ const testTimeout = 10 * time.Second
 type fakeFeed struct {
 	id      string
 	backlog [][]byte
-	live    chan []byte   // the test pushes live messages here
-	done    chan struct{} // closed by end
 
 	// Set by the test server's Subscribe before the handler sees the feed.
 	lastEventID string
 	query       url.Values
 
-	mu       sync.Mutex
-	err      error
-	chatErrs []error // results of the successive Chat calls; nil once used up
-	chats    []string
-	wrote    [][]byte
+	mu          sync.Mutex
+	peer        *Peer    // the connection, from Subscribe
+	backlogDone bool     // Backlog has yielded everything: live messages may go
+	pending     [][]byte // pushed before the backlog was done, in order
+	chatErrs    []error  // results of the successive Chat calls; nil once used up
+	chats       []string
+	wrote       [][]byte
+	writeFails  []error // WriteFailed's arguments
 
 	closes    atomic.Int32
 	closed    chan struct{} // closed by the first Close
@@ -52,17 +55,35 @@ func newFeed(id string, backlog ...[]byte) *fakeFeed {
 	return &fakeFeed{
 		id:      id,
 		backlog: backlog,
-		live:    make(chan []byte, 16),
-		done:    make(chan struct{}),
 		closed:  make(chan struct{}),
 	}
 }
 
-func (f *fakeFeed) Client() string            { return f.id }
-func (f *fakeFeed) Backlog() iter.Seq[[]byte] { return slices.Values(f.backlog) }
-func (f *fakeFeed) Live() <-chan []byte       { return f.live }
-func (f *fakeFeed) Done() <-chan struct{}     { return f.done }
-func (f *fakeFeed) Err() error                { f.mu.Lock(); defer f.mu.Unlock(); return f.err }
+func (f *fakeFeed) Client() string { return f.id }
+
+// Backlog yields the backlog; once the handler has written all of it, the
+// live messages pushed meanwhile go out, and later pushes go straight to the
+// connection.
+func (f *fakeFeed) Backlog() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for _, m := range f.backlog {
+			if !yield(m) {
+				break
+			}
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.backlogDone = true
+		for _, m := range f.pending {
+			// An error means the connection is gone: the test will see it.
+			_ = f.peer.Conn().Write(AppendFrame(nil, m))
+		}
+		f.pending = nil
+	}
+}
+
+func (f *fakeFeed) setPeer(p *Peer) { f.mu.Lock(); f.peer = p; f.mu.Unlock() }
+func (f *fakeFeed) getPeer() *Peer  { f.mu.Lock(); defer f.mu.Unlock(); return f.peer }
 func (f *fakeFeed) wroteMessages() [][]byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -73,17 +94,29 @@ func (f *fakeFeed) chatTexts() []string {
 	defer f.mu.Unlock()
 	return slices.Clone(f.chats)
 }
-func (f *fakeFeed) closeCount() int             { return int(f.closes.Load()) }
-func (f *fakeFeed) setChatErrs(errs ...error)   { f.mu.Lock(); f.chatErrs = errs; f.mu.Unlock() }
-func (f *fakeFeed) push(t *testing.T, m []byte) { t.Helper(); f.live <- m }
+func (f *fakeFeed) closeCount() int           { return int(f.closes.Load()) }
+func (f *fakeFeed) setChatErrs(errs ...error) { f.mu.Lock(); f.chatErrs = errs; f.mu.Unlock() }
 
-// end closes Done with err as the reason.
-func (f *fakeFeed) end(err error) {
+// push sends m as a live message, as a server does: written to the peer's
+// connection, after the whole backlog. Pushed before the backlog is written
+// (even before the connection exists), it waits for it.
+func (f *fakeFeed) push(t *testing.T, m []byte) {
+	t.Helper()
 	f.mu.Lock()
-	f.err = err
-	f.mu.Unlock()
-	close(f.done)
+	defer f.mu.Unlock()
+	if !f.backlogDone {
+		f.pending = append(f.pending, m)
+		return
+	}
+	if err := f.peer.Conn().Write(AppendFrame(nil, m)); err != nil {
+		t.Fatalf("feed %s: live write: %v", f.id, err)
+	}
 }
+
+// end makes the server end the connection with err as the reason, as a
+// server does on shutdown or a drop request. The feed must have been handed
+// out (the client has its hello).
+func (f *fakeFeed) end(err error) { f.getPeer().End(err) }
 
 func (f *fakeFeed) Chat(text string) error {
 	if f.closes.Load() > 0 {
@@ -107,6 +140,22 @@ func (f *fakeFeed) Wrote(msg []byte) {
 	f.mu.Lock()
 	f.wrote = append(f.wrote, bytes.Clone(msg))
 	f.mu.Unlock()
+}
+
+// WriteFailed makes every fakeFeed a WriteFailer.
+func (f *fakeFeed) WriteFailed(err error) {
+	if f.closes.Load() > 0 {
+		f.lateCalls.Add(1)
+	}
+	f.mu.Lock()
+	f.writeFails = append(f.writeFails, err)
+	f.mu.Unlock()
+}
+
+func (f *fakeFeed) writeFailures() []error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.writeFails)
 }
 
 func (f *fakeFeed) Close() {
@@ -143,10 +192,12 @@ type testServer struct {
 	handedOut  []*fakeFeed
 }
 
-// startServer serves h (with a Subscribe of its own when h.Subscribe is nil)
-// until the test ends. At the end it checks that every ServeHTTP returned,
-// that every feed handed out was closed exactly once and not used after, and
-// that no goroutine is left behind.
+// startServer serves h (with a Subscribe of its own when h.Subscribe is nil,
+// and an Engine of its own when h.Engine is nil) until the test ends. At the
+// end it checks that every ServeHTTP returned, that every feed handed out was
+// closed exactly once and not used after, and that no goroutine is left
+// behind. ServeHTTP returns once the backlog is written and a connection
+// lives on in its reader, so the end of a connection is its feed's Close.
 func startServer(t *testing.T, h *Handler, feeds ...*fakeFeed) *testServer {
 	t.Helper()
 	ts := &testServer{
@@ -157,13 +208,14 @@ func startServer(t *testing.T, h *Handler, feeds ...*fakeFeed) *testServer {
 		ts.feeds <- f
 	}
 	if h.Subscribe == nil {
-		h.Subscribe = func(r *http.Request, lastEventID string) (Feed, error) {
+		h.Subscribe = func(r *http.Request, lastEventID string, p *Peer) (Feed, error) {
 			if ts.busy.Add(-1) >= 0 {
 				return nil, errors.New("test server: busy")
 			}
 			select {
 			case f := <-ts.feeds:
 				f.lastEventID, f.query = lastEventID, r.URL.Query()
+				f.setPeer(p)
 				ts.mu.Lock()
 				ts.handedOut = append(ts.handedOut, f)
 				ts.mu.Unlock()
@@ -173,6 +225,11 @@ func startServer(t *testing.T, h *Handler, feeds ...*fakeFeed) *testServer {
 				return nil, errors.New("test server: no feed left")
 			}
 		}
+	}
+	var engine *fanout.Engine // ours to close
+	if h.Engine == nil {
+		engine = fanout.New(fanout.Config{WriteTimeout: h.writeTimeout()})
+		h.Engine = engine
 	}
 	logs := &syncBuffer{}
 	if h.Logger == nil {
@@ -198,9 +255,22 @@ func startServer(t *testing.T, h *Handler, feeds ...*fakeFeed) *testServer {
 		case <-time.After(testTimeout):
 			t.Errorf("a ServeHTTP call was still running %v after the test", testTimeout)
 		}
-		ts.srv.Close()
 		ts.mu.Lock()
-		for _, f := range ts.handedOut {
+		handedOut := slices.Clone(ts.handedOut)
+		ts.mu.Unlock()
+		deadline := time.After(testTimeout)
+		for _, f := range handedOut {
+			select {
+			case <-f.closed:
+			case <-deadline:
+				t.Errorf("feed %s: connection still running %v after the test", f.id, testTimeout)
+			}
+		}
+		ts.srv.Close()
+		if engine != nil {
+			engine.Close()
+		}
+		for _, f := range handedOut {
 			if n := f.closeCount(); n != 1 {
 				t.Errorf("feed %s: Close called %d times, want exactly 1", f.id, n)
 			}
@@ -208,7 +278,6 @@ func startServer(t *testing.T, h *Handler, feeds ...*fakeFeed) *testServer {
 				t.Errorf("feed %s: used %d times after Close", f.id, n)
 			}
 		}
-		ts.mu.Unlock()
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}

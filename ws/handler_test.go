@@ -3,6 +3,7 @@
 package ws
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,44 +13,50 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+
+	"github.com/ssevsws/ssevsws/fanout"
 )
 
 func TestHandlerHelloBacklogLiveEcho(t *testing.T) {
 	f := newFeed("client-7", AppendGap(nil, 1, 3), tick(4), tick(5))
 	// A live tick is ready before the connection even exists: it must still
 	// come after the whole backlog.
-	f.live <- tick(6)
+	f.push(t, tick(6))
 	ts := startServer(t, &Handler{}, f)
 	c := ts.dial(t, nil)
 
-	var got []Message
-	readWant := func(want Message) {
+	var got, gotOwn []Message // all received; those the handler wrote itself
+	readWant := func(want Message, live bool) {
 		t.Helper()
 		m := read(t, c)
 		if m != want {
 			t.Fatalf("message %d: got %+v, want %+v", len(got), m, want)
 		}
 		got = append(got, m)
+		if !live {
+			gotOwn = append(gotOwn, m)
+		}
 	}
-	readWant(Message{Type: TypeHello, Client: "client-7"})
-	readWant(Message{Type: TypeGap, From: 1, To: 3})
-	readWant(tickMsg(4))
-	readWant(tickMsg(5))
-	readWant(tickMsg(6))
+	readWant(Message{Type: TypeHello, Client: "client-7"}, false)
+	readWant(Message{Type: TypeGap, From: 1, To: 3}, false)
+	readWant(tickMsg(4), false)
+	readWant(tickMsg(5), false)
+	readWant(tickMsg(6), true)
 	f.push(t, tick(7))
-	readWant(tickMsg(7))
+	readWant(tickMsg(7), true)
 
 	// Chat goes up and its echo comes back on the same socket, in between
 	// live ticks.
 	if err := c.Chat(testContext(t), "hello <world>"); err != nil {
 		t.Fatal(err)
 	}
-	readWant(Message{Type: TypeEcho, Text: "hello <world>"})
+	readWant(Message{Type: TypeEcho, Text: "hello <world>"}, false)
 	f.push(t, tick(8))
-	readWant(tickMsg(8))
+	readWant(tickMsg(8), true)
 
 	if err := c.Close(); err != nil {
 		t.Errorf("client Close: %v", err)
@@ -62,17 +69,19 @@ func TestHandlerHelloBacklogLiveEcho(t *testing.T) {
 	if f.lastEventID != "" {
 		t.Errorf("Subscribe got lastEventID %q without one in the URL", f.lastEventID)
 	}
-	// Wrote saw exactly what the client received, in order.
+	// Wrote saw exactly what the client received of the handler's own
+	// messages (hello, backlog, echo; live ones are the server's to count),
+	// in order.
 	wrote := f.wroteMessages()
-	if len(wrote) != len(got) {
-		t.Fatalf("Wrote saw %d messages, the client received %d:\n%q", len(wrote), len(got), wrote)
+	if len(wrote) != len(gotOwn) {
+		t.Fatalf("Wrote saw %d messages, the client received %d from the handler:\n%q", len(wrote), len(gotOwn), wrote)
 	}
 	for i, b := range wrote {
 		var m Message
-		if err := json.Unmarshal(b, &m); err != nil || m != got[i] {
-			t.Errorf("Wrote message %d = %s, client received %+v", i, b, got[i])
+		if err := json.Unmarshal(b, &m); err != nil || m != gotOwn[i] {
+			t.Errorf("Wrote message %d = %s, client received %+v", i, b, gotOwn[i])
 		}
-		if IsTick(b) != (got[i].Type == TypeTick) {
+		if IsTick(b) != (gotOwn[i].Type == TypeTick) {
 			t.Errorf("IsTick(%s) = %v", b, IsTick(b))
 		}
 	}
@@ -272,7 +281,7 @@ func TestHandlerSubscribeError(t *testing.T) {
 	long := strings.Repeat("é", 100) // 200 bytes: more than a close frame holds
 	for _, msg := range []string{"too many connections", long} {
 		t.Run(fmt.Sprint(len(msg), " bytes"), func(t *testing.T) {
-			ts := startServer(t, &Handler{Subscribe: func(*http.Request, string) (Feed, error) {
+			ts := startServer(t, &Handler{Subscribe: func(*http.Request, string, *Peer) (Feed, error) {
 				return nil, errors.New(msg)
 			}})
 			c := ts.dial(t, nil)
@@ -403,4 +412,56 @@ func TestTruncateReason(t *testing.T) {
 	if got != strings.Repeat("a", 122) {
 		t.Fatalf("truncateReason = %q, want the 122 ASCII bytes", got)
 	}
+}
+
+// A client that takes nothing is dropped by the engine as too slow, once
+// its queue overflows or a write times out, and the feed hears why
+// (WriteFailed with fanout.ErrTooSlow) before Close. A client that reads
+// everything is never reported.
+func TestHandlerTooSlowClient(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		maxQueue int
+		writes   int // at most; the writes stop at the first error
+	}{
+		{"queue overflows", 4, 4000},      // 1 GB: far more than any socket buffers
+		{"write times out", 1 << 20, 100}, // 25 MB, then nothing: only the deadline can tell
+	} {
+		t.Run("reads nothing: "+tt.name, func(t *testing.T) {
+			engine := fanout.New(fanout.Config{WriteTimeout: 300 * time.Millisecond, MaxQueue: tt.maxQueue})
+			f := newFeed("c")
+			ts := startServer(t, &Handler{Engine: engine, WriteTimeout: 300 * time.Millisecond}, f)
+			t.Cleanup(engine.Close) // before startServer's checks
+			c := ts.dial(t, nil)
+			expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+			// And now the client reads nothing: the frames fill the
+			// socket's buffers, then the queue.
+			frame := AppendFrame(nil, bytes.Repeat([]byte("x"), 256<<10))
+			conn := f.getPeer().Conn()
+			for i := 0; i < tt.writes && conn.Write(frame) == nil; i++ {
+			}
+			f.waitClosed(t)
+			if err := conn.Err(); !errors.Is(err, fanout.ErrTooSlow) {
+				t.Errorf("connection closed with %v, want fanout.ErrTooSlow", err)
+			}
+			fails := f.writeFailures()
+			if len(fails) != 1 || !errors.Is(fails[0], fanout.ErrTooSlow) {
+				t.Errorf("WriteFailed got %v, want one error wrapping fanout.ErrTooSlow", fails)
+			}
+		})
+	}
+
+	t.Run("keeps up", func(t *testing.T) {
+		f := newFeed("c")
+		ts := startServer(t, &Handler{}, f)
+		c := ts.dial(t, nil)
+		expectMessage(t, c, Message{Type: TypeHello, Client: "c"})
+		f.push(t, tick(1))
+		expectMessage(t, c, tickMsg(1))
+		c.Close()
+		f.waitClosed(t)
+		if fails := f.writeFailures(); len(fails) != 0 {
+			t.Errorf("WriteFailed got %v for a client that kept up", fails)
+		}
+	})
 }

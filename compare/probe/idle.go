@@ -91,7 +91,10 @@ func PerConnection(before, after MemSnapshot, n int) PerConn {
 		RSS:        -1,
 	}
 	if before.RSS >= 0 && after.RSS >= 0 {
-		p.RSS = float64(after.RSS-before.RSS) / f
+		// RSS moves by pages, and the collector returns freed ones: a
+		// growth below zero is a cost too small for this many connections
+		// to show, not a saving.
+		p.RSS = max(0, float64(after.RSS-before.RSS)/f)
 	}
 	return p
 }

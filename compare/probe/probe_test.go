@@ -69,7 +69,7 @@ func TestProbes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if math.Abs(idle.Goroutines-2) > 0.1 || idle.Heap < 1000 || idle.Stack < 1000 {
+			if math.Abs(idle.Goroutines-1) > 0.1 || idle.Heap < 1000 || idle.Stack < 1000 {
 				t.Errorf("idle %+v", idle)
 			}
 		})
