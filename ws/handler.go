@@ -164,7 +164,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // instead of the hijacked connection, the engine's view of it: reads go to
 // the socket, writes through the engine (see fanout.Conn.NetConn). The
 // buffered writer coder/websocket gets is small: it only writes control
-// frames, 127 bytes of payload at most.
+// frames, 125 bytes of payload at most. So is the reader, unless net/http's
+// holds bytes the client has already sent.
 type hijackCapture struct {
 	http.ResponseWriter
 	engine *fanout.Engine
@@ -188,8 +189,19 @@ func (h *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	h.out = out
 	nc := out.NetConn()
-	return nc, bufio.NewReadWriter(rw.Reader, bufio.NewWriterSize(nc, controlFrameBuffer)), nil
+	br := rw.Reader
+	if br.Buffered() == 0 {
+		// net/http's 4 KiB reader holds nothing the client sent: a small
+		// one does as well for chat messages and control frames, and an
+		// idle connection keeps 4 KB less.
+		br = bufio.NewReaderSize(nc, readBuffer)
+	}
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, controlFrameBuffer)), nil
 }
+
+// readBuffer is the size of a connection's read buffer: a chat message of
+// up to the read limit is read through it in several calls.
+const readBuffer = 512
 
 func (h *hijackCapture) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
