@@ -157,3 +157,28 @@ func ExampleSweep() {
 	// 10 SSE clients: CPU measured true, floor measured true
 	// 10 WebSocket clients: CPU measured true, floor measured true
 }
+
+// Chart axes are labelled at round steps, with as many digits as the step
+// needs.
+func TestRoundTicks(t *testing.T) {
+	for _, tt := range []struct {
+		lo, hi float64
+		want   []string
+	}{
+		{0, 26, []string{"0", "5", "10", "15", "20", "25"}},
+		{0, 46, []string{"0", "10", "20", "30", "40"}},
+		{0, 0.9, []string{"0.0", "0.2", "0.4", "0.6", "0.8"}},
+		{-1, 7, []string{"0", "2", "4", "6"}},
+		{-3, 30, []string{"0", "5", "10", "15", "20", "25", "30"}},
+	} {
+		var got []string
+		for _, tk := range probe.RoundTicks(tt.lo, tt.hi) {
+			if tk.Label != "" {
+				got = append(got, tk.Label)
+			}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%v to %v: %q, want %q", tt.lo, tt.hi, got, tt.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 
@@ -143,6 +144,7 @@ func sweepPanel(title, ylabel string, clients []int) *plot.Plot {
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.X.Min, p.X.Max = float64(slices.Min(clients))/1.25, float64(slices.Max(clients))*1.25
 	p.Y.Min = 0
+	p.Y.Tick.Marker = roundTicks{}
 	p.Legend.TextStyle.Font = sansFont(tickSize, xfont.WeightNormal)
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Legend.XOffs = vg.Points(12)
@@ -150,6 +152,40 @@ func sweepPanel(title, ylabel string, clients []int) *plot.Plot {
 	p.Legend.Padding = vg.Points(3)
 	p.Add(plotter.NewGrid())
 	return p
+}
+
+// roundTicks labels a linear axis at round steps (1, 2 or 5 times a power
+// of ten), five or so of them, with no more digits than the step needs:
+// plot's default ticker labels 0 to 25 as "0.00" and "25.00" and nothing
+// between.
+type roundTicks struct{}
+
+func (roundTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) {
+		return nil
+	}
+	// The smallest round step that leaves at most seven intervals.
+	pow := math.Pow(10, math.Floor(math.Log10((hi-lo)/7)))
+	step := pow
+	for _, m := range []float64{2, 5, 10} {
+		if (hi-lo)/step <= 7 {
+			break
+		}
+		step = m * pow
+	}
+	prec := max(0, -int(math.Floor(math.Log10(step))))
+	var ticks []plot.Tick
+	for k := math.Ceil(lo / step); k*step <= hi+step/1e6; k++ {
+		v := k * step
+		if k == 0 {
+			v = 0 // not -0
+		}
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', prec, 64)})
+		if minor := v + step/2; minor < hi {
+			ticks = append(ticks, plot.Tick{Value: minor})
+		}
+	}
+	return ticks
 }
 
 // sansFont is Liberation Sans, which gonum.org/v1/plot carries: an SVG
