@@ -133,9 +133,11 @@ func Sweep(ctx context.Context, opts SweepOptions) (*SweepReport, error) {
 		return nil, errors.New("probe: Sweep needs SweepOptions.ClientProcess")
 	}
 	most := slices.Max(opts.Clients)
-	if limit, err := RaiseFileLimit(); err != nil || limit < uint64(most+sweepSpareFDs) {
-		return nil, fmt.Errorf("probe: %d clients need %d open files in the server's process, the limit is %d (%v)",
-			most, most+sweepSpareFDs, limit, err)
+	if limit, err := RaiseFileLimit(); err != nil {
+		return nil, fmt.Errorf("probe: cannot raise the open file limit for %d clients: %w", most, err)
+	} else if limit < uint64(most+sweepSpareFDs) {
+		return nil, fmt.Errorf("probe: %d clients need %d open files in the server's process (and as many in the clients'), the limit is %d",
+			most, most+sweepSpareFDs, limit)
 	}
 
 	start := time.Now()
