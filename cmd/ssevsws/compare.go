@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +30,15 @@ var pageMeasurement = probe.Options{Clients: 200, Duration: 500 * time.Milliseco
 // The exit code is 0 when every probe ran, 1 when one failed, 2 for bad
 // usage.
 func runCompare(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if getenv(probe.SweepClientEnv) != "" {
+		// This is -sweep's client process, started by a sweep in another
+		// ssevsws: see probe.Sweep.
+		if err := probe.RunSweepClient(os.Stdin, stdout); err != nil {
+			fmt.Fprintln(stderr, "ssevsws compare: sweep client process:", err)
+			return 1
+		}
+		return 0
+	}
 	fs := flag.NewFlagSet("ssevsws compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -43,6 +54,12 @@ inside the server's process. With -url it measures a running server; note
 that it drops that server's connections (POST /drop) to time the resume,
 every page's included, as the page's drop button does.
 
+With -sweep it measures the cost curve instead: server CPU time per
+delivered tick and RSS per idle connection, from 100 to 10,000 clients
+(-sweep-clients), for each transport and for a raw write(2) floor, with the
+clients in a second process; it prints a table (or -json) and draws the
+chart as an SVG file (-svg). Linux only; 10,000 clients take a few minutes.
+
 Flags:
 `)
 		fs.PrintDefaults()
@@ -54,6 +71,9 @@ Flags:
 	token := fs.String("token", "", "drop `token` of the -url server, needed unless it is on loopback (default $SSEVSWS_DROP_TOKEN)")
 	pace := fs.Duration("pace", 250*time.Millisecond, "with -url, the least time between two chat messages, to stay under the server's chat rate limit (5 per second by default)")
 	insecure := fs.Bool("insecure", false, "with an https:// -url, accept any certificate (such as the self-signed one of ssevsws -tls)")
+	sweep := fs.Bool("sweep", false, "measure the cost curve (CPU per tick, memory per connection) over -sweep-clients instead of the probes")
+	sweepClients := fs.String("sweep-clients", "100,300,1000,3000,10000", "with -sweep, the client `counts` to measure, comma-separated")
+	svg := fs.String("svg", defaultSweepSVG, "with -sweep, write the chart to this `file` (\"\": no chart)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -72,6 +92,25 @@ Flags:
 	}
 	if *duration <= 0 {
 		return usage("-duration %v: must be positive", *duration)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *sweep {
+		for _, name := range []string{"url", "clients", "token", "pace", "insecure"} {
+			if set[name] {
+				return usage("-%s does not go with -sweep", name)
+			}
+		}
+		counts, err := parseCounts(*sweepClients)
+		if err != nil {
+			return usage("-sweep-clients %q: %v", *sweepClients, err)
+		}
+		return runSweep(ctx, probe.SweepOptions{Clients: counts, Window: *duration}, *asJSON, *svg, stdout, stderr)
+	}
+	for _, name := range []string{"sweep-clients", "svg"} {
+		if set[name] {
+			return usage("-%s needs -sweep", name)
+		}
 	}
 	opts := probe.Options{Clients: *clients, Duration: *duration}
 	if *target != "" {
@@ -122,6 +161,117 @@ Flags:
 	return 0
 }
 
+// defaultSweepSVG is where -sweep draws its chart unless -svg says
+// otherwise: a chart is the point of a sweep, so it is drawn unless asked
+// not to be, in the current directory, under a name that says what it is.
+const defaultSweepSVG = "ssevsws-cost.svg"
+
+// runSweep is `ssevsws compare -sweep`: probe.Sweep, with this binary as
+// its client process, then the table (or JSON) and the chart.
+func runSweep(ctx context.Context, opts probe.SweepOptions, asJSON bool, svg string, stdout, stderr io.Writer) int {
+	opts.ClientProcess = func() (*exec.Cmd, error) { return probe.SweepClientCommand("compare") }
+	p := newProgress(stderr)
+	opts.Progress = p.step
+	rep, err := probe.Sweep(ctx, opts)
+	p.finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "ssevsws compare: interrupted")
+		} else {
+			fmt.Fprintln(stderr, "ssevsws compare -sweep:", err)
+		}
+		return 1
+	}
+	if svg != "" {
+		if err := writeSweepSVG(svg, rep); err != nil {
+			fmt.Fprintln(stderr, "ssevsws compare -sweep:", err)
+			return 1
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "ssevsws compare:", err)
+			return 1
+		}
+	} else {
+		printSweep(stdout, rep)
+	}
+	if svg != "" {
+		fmt.Fprintln(stderr, "ssevsws compare -sweep: chart written to", svg)
+	}
+	return 0
+}
+
+// writeSweepSVG writes the chart to a file, which it removes again if the
+// chart cannot be written whole.
+func writeSweepSVG(path string, rep *probe.SweepReport) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = probe.WriteSweepSVG(f, rep)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+// parseCounts reads -sweep-clients: positive counts, comma-separated.
+func parseCounts(s string) ([]int, error) {
+	var counts []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a count of clients", f)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
+}
+
+// printSweep prints the sweep as one table: a row per count and transport,
+// the server's CPU per tick beside its floor's and their ratio, then the
+// memory per connection of each.
+func printSweep(w io.Writer, rep *probe.SweepReport) {
+	fmt.Fprintf(w, "ssevsws compare -sweep: in-process server, clients in a second process; %s %s/%s, %d CPUs; %s\n",
+		rep.Go, rep.OS, rep.Arch, rep.CPUs, rep.Date.Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(w, "CPU timed for %s per count and transport, and again for its floor; %s in all\n\n", rep.Window, rep.Wall)
+	cells := [][]string{{"clients", "transport", "CPU ns/tick", "floor ns/tick", "× floor", "RSS KiB/conn", "floor KiB/conn"}}
+	for _, r := range rep.Rows {
+		cells = append(cells, []string{strconv.Itoa(r.Clients), r.Transport.Name(),
+			fmt.Sprintf("%.0f", r.CPU), fmt.Sprintf("%.0f", r.FloorCPU), fmt.Sprintf("%.2f×", r.XFloor),
+			fmt.Sprintf("%.1f", r.RSS/1024), fmt.Sprintf("%.1f", r.FloorRSS/1024)})
+	}
+	writeCells(w, cells)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "  CPU ns/tick: the server process's CPU time (user + system) per tick per client, kernel writes included")
+	fmt.Fprintln(w, "  floor: a plain loop that write(2)s the same bytes to as many plain sockets, in the same process")
+	fmt.Fprintln(w, "  RSS KiB/conn: growth of the server process's RSS per idle connection, after GC")
+}
+
+// writeCells prints a table: the first column to the left, the others to
+// the right, so that digits line up.
+func writeCells(w io.Writer, cells [][]string) {
+	width := make([]int, len(cells[0]))
+	for _, row := range cells {
+		for i, c := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, row := range cells {
+		fmt.Fprintf(w, "%s%s", row[0], strings.Repeat(" ", width[0]-utf8.RuneCountInString(row[0])))
+		for i := 1; i < len(row); i++ {
+			fmt.Fprintf(w, "   %s%s", strings.Repeat(" ", width[i]-utf8.RuneCountInString(row[i])), row[i])
+		}
+		fmt.Fprintln(w)
+	}
+}
+
 // printTable prints the report as one table: a row per measure, columns
 // SSE, WebSocket and their ratio, then what the numbers mean.
 func printTable(w io.Writer, rep *probe.Report) {
@@ -133,24 +283,11 @@ func printTable(w io.Writer, rep *probe.Report) {
 	}
 	fmt.Fprint(w, "\n\n")
 
-	// Labels to the left, numbers to the right, so that digits line up.
-	cells := [][4]string{{"", "SSE", "WebSocket", "SSE ÷ WS"}}
+	cells := [][]string{{"", "SSE", "WebSocket", "SSE ÷ WS"}}
 	for _, r := range rep.Rows {
-		cells = append(cells, [4]string{r.Label, r.SSEText, r.WSText, r.RatioText})
+		cells = append(cells, []string{r.Label, r.SSEText, r.WSText, r.RatioText})
 	}
-	var width [4]int
-	for _, row := range cells {
-		for i, c := range row {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, row := range cells {
-		fmt.Fprintf(w, "%s%s", row[0], strings.Repeat(" ", width[0]-utf8.RuneCountInString(row[0])))
-		for i := 1; i < 4; i++ {
-			fmt.Fprintf(w, "   %s%s", strings.Repeat(" ", width[i]-utf8.RuneCountInString(row[i])), row[i])
-		}
-		fmt.Fprintln(w)
-	}
+	writeCells(w, cells)
 	fmt.Fprintln(w)
 	for _, r := range rep.Rows {
 		if r.Note != "" {

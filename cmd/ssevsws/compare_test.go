@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +101,12 @@ func TestCompareBadUsage(t *testing.T) {
 		{"-url", "ftp://x"},
 		{"extra"},
 		{"-nope"},
+		{"-sweep", "-url", "127.0.0.1:1"},
+		{"-sweep", "-clients", "10"},
+		{"-sweep", "-sweep-clients", "0"},
+		{"-sweep", "-sweep-clients", "10,,20"},
+		{"-sweep-clients", "10"},
+		{"-svg", "cost.svg"},
 	} {
 		var stderr strings.Builder
 		if code := runCompare(context.Background(), args, noEnv, io.Discard, &stderr); code != 2 || stderr.Len() == 0 {
@@ -104,7 +115,94 @@ func TestCompareBadUsage(t *testing.T) {
 	}
 	var stderr strings.Builder
 	if code := run(context.Background(), []string{"compare", "-h"}, noEnv, io.Discard, &stderr); code != 0 ||
-		!strings.Contains(stderr.String(), "-url") || !strings.Contains(stderr.String(), "-json") {
+		!strings.Contains(stderr.String(), "-url") || !strings.Contains(stderr.String(), "-json") || !strings.Contains(stderr.String(), "-sweep-clients") {
 		t.Errorf("compare -h: exit %d\n%s", code, stderr.String())
+	}
+}
+
+// init makes this test binary the client process of ssevsws compare
+// -sweep, as the ssevsws binary is for itself: started with
+// probe.SweepClientEnv set, it runs `ssevsws compare` with that
+// environment, the path the binary takes. It is init and not TestMain so
+// that it runs before the testing flags are parsed.
+func init() {
+	if os.Getenv(probe.SweepClientEnv) != "" {
+		os.Exit(run(context.Background(), []string{"compare"}, os.Getenv, os.Stdout, os.Stderr))
+	}
+}
+
+// ssevsws compare -sweep -json, with tiny counts and windows, end to end:
+// a row per count and transport with the server's and the floor's figures,
+// the chart written as SVG with every series in it, and the same report
+// as a table.
+func TestCompareSweep(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the sweep is Linux only")
+	}
+	defer goleak.VerifyNone(t)
+	svg := filepath.Join(t.TempDir(), "cost.svg")
+	var stdout, stderr strings.Builder
+	code := run(context.Background(), []string{"compare", "-sweep", "-sweep-clients", "10,20", "-duration", "10ms", "-json", "-svg", svg},
+		noEnv, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	var rep probe.SweepReport
+	if err := json.Unmarshal([]byte(stdout.String()), &rep); err != nil {
+		t.Fatalf("output is not the sweep report as JSON: %v\n%s", err, stdout.String())
+	}
+	if len(rep.Clients) != 2 || rep.Clients[0] != 10 || rep.Clients[1] != 20 || rep.Window != "10ms" || len(rep.Rows) != 4 {
+		t.Fatalf("report %+v", rep)
+	}
+	for i, r := range rep.Rows {
+		if r.Clients != rep.Clients[i/2] || r.Transport != compare.Transports[i%2] || r.CPU <= 0 || r.FloorCPU <= 0 ||
+			r.XFloor <= 0 || r.Rounds < 5 || r.FloorRounds < 5 {
+			t.Errorf("row %d: %+v", i, r)
+		}
+	}
+	for _, want := range []string{"1/8 SSE, 10 clients", "8/8 floor (WebSocket bytes), 20 clients", "chart written to " + svg} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+
+	chart, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]int{}
+	d := xml.NewDecoder(bytes.NewReader(chart))
+	for inText := false; ; {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the chart is not XML: %v", err)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			inText = tok.Name.Local == "text"
+		case xml.CharData:
+			if inText {
+				texts[string(tok)]++
+			}
+		case xml.EndElement:
+			inText = false
+		}
+	}
+	for _, s := range probe.SweepSeries {
+		if texts[s] != 2 { // one legend per panel
+			t.Errorf("the chart names %q %d times, want 2", s, texts[s])
+		}
+	}
+
+	var table strings.Builder
+	printSweep(&table, &rep)
+	for _, want := range []string{"clients", "CPU ns/tick", "floor ns/tick", "× floor", "RSS KiB/conn", "floor KiB/conn",
+		"\n10 ", "\n20 ", "WebSocket", "SSE", "×"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
 	}
 }
