@@ -48,6 +48,11 @@
 //   - compare.go: Compare, every probe on both transports, one Report;
 //     format.go: how each value of the Report is written, once for the CLI
 //     and the page.
+//   - sweep.go: Sweep, the cost curve behind `ssevsws compare -sweep`: CPU
+//     per tick and RSS per connection from 100 to 10,000 clients, against
+//     a raw write(2) floor (sweepfloor.go), with the clients in a second
+//     process (sweepclient.go) and the chart drawn by sweepsvg.go;
+//     sweep_unix.go and sweep_other.go: what only Linux can measure.
 //   - rlimit_unix.go, rlimit_other.go: RaiseFileLimit, for thousands of
 //     connections in one process.
 package probe
