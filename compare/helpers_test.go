@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ssevsws/ssevsws/compare"
 	"github.com/ssevsws/ssevsws/compare/comparetest"
 	"github.com/ssevsws/ssevsws/sse"
 	"github.com/ssevsws/ssevsws/ws"
@@ -122,6 +123,9 @@ func runSSE(t *testing.T, ts *comparetest.Server) (*seqLog, *sse.Client) {
 				}
 				log.addTick(tk.Seq, tk.Time)
 				return
+			}
+			if ev.Type == compare.EventHello {
+				c.SetWatchdog(2 * compare.HelloHeartbeat(ev.Data)) // as the page does
 			}
 			log.addOther(ev.Type + ":" + ev.Data)
 		})

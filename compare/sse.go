@@ -93,7 +93,7 @@ type sseOut struct {
 // with nothing written.
 func (o *sseOut) pump(r *http.Request, sub *subscription) error {
 	o.count(false) // the retry field Open wrote
-	if err := o.stream.Send(sseHello(sub.id)); err != nil {
+	if err := o.stream.Send(sseHello(sub.id, sub.h.cfg.Heartbeat)); err != nil {
 		return err
 	}
 	o.count(false)

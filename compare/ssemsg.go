@@ -3,6 +3,7 @@ package compare
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/ssevsws/ssevsws/sse"
 )
@@ -13,7 +14,7 @@ import (
 // it is encoded. The JSON in data is the same as in the WebSocket message
 // of the same name, without its "type": the SSE event name says it.
 const (
-	EventHello = "hello" // first event: {"client":"<id>"}, the id POST /chat must name
+	EventHello = "hello" // first event: {"client":"<id>","heartbeat_ms":N}, the id POST /chat must name
 	EventTick  = "tick"  // id: <seq>, data {"seq":N,"time":"<RFC 3339, ms, UTC>"}
 	EventGap   = "gap"   // {"from":A,"to":B}: ticks older than the replay window
 	EventEcho  = "echo"  // {"text":"..."}: the answer to a POST /chat
@@ -62,12 +63,29 @@ func hexLen(n int) int {
 // echo): only ticks carry an id.
 func isSSETick(frame []byte) bool { return len(frame) > 3 && string(frame[:3]) == "id:" }
 
-// sseHello is the first event of a stream: the client id for POST /chat.
-func sseHello(client string) sse.Event {
+// sseHello is the first event of a stream: the client id for POST /chat,
+// and the longest the server stays silent (heartbeat_ms, omitted when the
+// keep-alive is off): a client that hears nothing, not even a keep-alive
+// comment, for twice that may give the connection up for dead.
+func sseHello(client string, heartbeat time.Duration) sse.Event {
 	data, _ := json.Marshal(struct {
-		Client string `json:"client"`
-	}{client})
+		Client      string `json:"client"`
+		HeartbeatMS int64  `json:"heartbeat_ms,omitempty"`
+	}{client, heartbeat.Milliseconds()})
 	return sse.Event{Type: EventHello, Data: string(data)}
+}
+
+// HelloHeartbeat reads heartbeat_ms from the data of a stream's hello
+// event, for a client's watchdog: 0 when the hello names none (the server's
+// keep-alive is off) or is not a hello.
+func HelloHeartbeat(data string) time.Duration {
+	var hello struct {
+		HeartbeatMS int64 `json:"heartbeat_ms"`
+	}
+	if json.Unmarshal([]byte(data), &hello) != nil || hello.HeartbeatMS <= 0 {
+		return 0
+	}
+	return time.Duration(hello.HeartbeatMS) * time.Millisecond
 }
 
 // sseGap encodes a gap: ticks from..to are older than the replay window.

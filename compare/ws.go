@@ -16,15 +16,17 @@ import (
 // go through it: the hub's broadcasts reach the connection through the
 // engine (the connection joined them in the backlog's goLive).
 type wsFeed struct {
-	sub    *subscription
-	stats  *Counters
-	direct bool
-	done   func() // ends the detach: releases the connection's slot
+	sub       *subscription
+	stats     *Counters
+	direct    bool
+	done      func() // ends the detach: releases the connection's slot
+	heartbeat time.Duration
 }
 
 var (
 	_ ws.Feed        = wsFeed{}
 	_ ws.WriteFailer = wsFeed{}
+	_ ws.Greeter     = wsFeed{}
 )
 
 // subscribeWS is the ws.Handler's Subscribe. The connection outlives the
@@ -35,11 +37,22 @@ func (s *Server) subscribeWS(r *http.Request, lastEventID string, p *ws.Peer) (w
 	if err != nil {
 		return nil, err
 	}
-	f := wsFeed{sub: sub, stats: s.stats.of(WS), direct: p.Conn().Direct(), done: s.detach(r)}
+	f := wsFeed{sub: sub, stats: s.stats.of(WS), direct: p.Conn().Direct(), done: s.detach(r), heartbeat: s.cfg.Heartbeat}
 	if f.direct {
 		f.stats.Direct.Add(1)
 	}
+	// A browser's script cannot see pings: a message it can see keeps its
+	// watchdog fed when there are no ticks, as SSE's comment does.
+	p.Conn().KeepAlive(s.cfg.Heartbeat, wsKeepAliveFrame)
 	return f, nil
+}
+
+var wsKeepAliveFrame = ws.AppendFrame(nil, ws.KeepAlive)
+
+// Hello is the first message: the client id, and the heartbeat its
+// watchdog can count on.
+func (f wsFeed) Hello() ws.Message {
+	return ws.Message{Type: ws.TypeHello, Client: f.sub.id, HeartbeatMS: f.heartbeat.Milliseconds()}
 }
 
 func (f wsFeed) Client() string { return f.sub.id }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -56,12 +57,84 @@ type Client struct {
 
 	// OnError, if set, is called in Run's goroutine each time a connection
 	// ends, before waiting to reconnect: io.EOF when the server ended the
-	// stream, otherwise the network or parse error.
+	// stream, ErrStalled when the watchdog gave up on it, otherwise the
+	// network or parse error.
 	OnError func(error)
 
+	// Watchdog, if > 0, is how long a connection may stay silent (not a
+	// byte, keep-alive comments included) before the Client abandons it
+	// (ErrStalled) and reconnects after the reconnection time, resuming
+	// from the last event id. An EventSource has no such watchdog: a
+	// stream whose path went dead (a NAT entry gone, a laptop that slept)
+	// stays "open" for ever. SetWatchdog changes it while Run runs, for a
+	// server that announces its heartbeat in its first event.
+	Watchdog time.Duration
+
+	mu       sync.Mutex
+	seeded   bool   // Run copied LastEventID into lastID
+	lastID   string // the id sent on the next reconnection
+	watchdog time.Duration
+	watch    *watch // the current connection's, if any
+}
+
+// ErrStalled ends a connection on which nothing arrived for the watchdog's
+// time; Run reconnects.
+var ErrStalled = errors.New("sse: nothing received within the watchdog time; reconnecting")
+
+// SetWatchdog sets the watchdog (see Client.Watchdog) from now on, for the
+// current connection too; d <= 0 turns it off. It is safe to call from
+// handle or any goroutine.
+func (c *Client) SetWatchdog(d time.Duration) {
+	c.mu.Lock()
+	c.watchdog = d
+	w := c.watch
+	c.mu.Unlock()
+	if w != nil {
+		w.feed(d)
+	}
+}
+
+// watch is one connection's watchdog: a timer that every read of a byte
+// sets again, and that cancels the connection when it fires.
+type watch struct {
+	cancel context.CancelCauseFunc
 	mu     sync.Mutex
-	seeded bool   // Run copied LastEventID into lastID
-	lastID string // the id sent on the next reconnection
+	timer  *time.Timer
+}
+
+func (w *watch) feed(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case d <= 0:
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+	case w.timer == nil:
+		w.timer = time.AfterFunc(d, func() { w.cancel(ErrStalled) })
+	default:
+		w.timer.Reset(d)
+	}
+}
+
+func (w *watch) stop() { w.feed(0) }
+
+// watchedBody feeds the watchdog on every read that brought bytes.
+type watchedBody struct {
+	c *Client
+	w *watch
+	r io.Reader
+}
+
+func (b watchedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		b.c.mu.Lock()
+		d := b.c.watchdog
+		b.c.mu.Unlock()
+		b.w.feed(d)
+	}
+	return n, err
 }
 
 // StatusError is the final error of Client.Run when the server's answer is
@@ -101,6 +174,9 @@ func (c *Client) Run(ctx context.Context, handle func(Event)) error {
 		return err
 	}
 	c.setLastID(c.LastEventID)
+	c.mu.Lock()
+	c.watchdog = c.Watchdog
+	c.mu.Unlock()
 	retry := c.DefaultRetry
 	if retry <= 0 {
 		retry = DefaultRetry
@@ -184,6 +260,29 @@ func (c *Client) setLastID(id string) {
 // connect runs one connection until it ends and returns why it ended.
 // It updates *retry when the server sent a retry: field.
 func (c *Client) connect(ctx context.Context, retry *time.Duration, handle func(Event)) error {
+	connCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	w := &watch{cancel: cancel}
+	c.mu.Lock()
+	c.watch = w
+	d := c.watchdog
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.watch = nil
+		c.mu.Unlock()
+		w.stop()
+	}()
+	w.feed(d) // the server's answer counts: silence from the request on
+	err := c.stream(connCtx, retry, handle, w)
+	if context.Cause(connCtx) == ErrStalled && ctx.Err() == nil {
+		return ErrStalled
+	}
+	return err
+}
+
+// stream is connect for one request, under the watchdog w.
+func (c *Client) stream(ctx context.Context, retry *time.Duration, handle func(Event), w *watch) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
 	if err != nil {
 		return err
@@ -217,7 +316,7 @@ func (c *Client) connect(ctx context.Context, retry *time.Duration, handle func(
 		c.OnOpen()
 	}
 
-	rd := NewReader(resp.Body)
+	rd := NewReader(watchedBody{c: c, w: w, r: resp.Body})
 	rd.SetLastEventID(last) // events without id: still report the resumed id
 	for {
 		ev, err := rd.Next()

@@ -3,6 +3,7 @@ package ws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/url"
 	"strconv"
@@ -14,6 +15,13 @@ import (
 
 // ErrNotConnected is returned by Client.Chat between two connections.
 var ErrNotConnected = errors.New("ws: not connected")
+
+// ErrStalled ends a connection on which nothing arrived for the watchdog's
+// time: the server promised a message (a tick or a keep-alive) at least
+// every heartbeat_ms, so the path is dead though the socket looks open (a
+// NAT entry gone, a laptop that slept, a proxy that stopped forwarding).
+// The Client reconnects and resumes, as after any other failure.
+var ErrStalled = errors.New("ws: nothing received within the watchdog time; reconnecting")
 
 // Client keeps a connection to a /ws URL open. A browser reconnects an
 // EventSource by itself but never a WebSocket, so this is the code every
@@ -29,6 +37,12 @@ type Client struct {
 
 	MinBackoff time.Duration // first wait after a failure; 0 means 250ms
 	MaxBackoff time.Duration // cap of the doubling wait; 0 means 10s
+
+	// Watchdog is how long a connection may stay silent before the Client
+	// abandons it (ErrStalled) and reconnects. 0 means twice the hello's
+	// heartbeat_ms, and no watchdog until a hello names one; negative
+	// means none.
+	Watchdog time.Duration
 
 	OnOpen  func()      // called after each successful dial
 	OnError func(error) // called when a connection fails or ends, before the wait
@@ -102,18 +116,42 @@ func (c *Client) session(ctx context.Context, handle func(Message)) (opened bool
 	if c.OnOpen != nil {
 		c.OnOpen()
 	}
+	watchdog := c.Watchdog
 	for {
-		m, err := conn.Read(ctx)
+		m, err := c.read(ctx, conn, watchdog)
 		if err != nil {
 			return true, err
 		}
-		if m.Type == TypeTick {
+		switch m.Type {
+		case TypeKeepAlive:
+			continue // it has fed the watchdog; there is nothing to show
+		case TypeHello:
+			if c.Watchdog == 0 && m.HeartbeatMS > 0 {
+				watchdog = 2 * time.Duration(m.HeartbeatMS) * time.Millisecond
+			}
+		case TypeTick:
 			c.mu.Lock()
 			c.lastSeq, c.hasLast = m.Seq, true
 			c.mu.Unlock()
 		}
 		handle(m)
 	}
+}
+
+// read reads one message within watchdog (if > 0). Past it the read's
+// context ends, which closes the connection: it is abandoned, not waited
+// for.
+func (c *Client) read(ctx context.Context, conn *Conn, watchdog time.Duration) (Message, error) {
+	if watchdog <= 0 {
+		return conn.Read(ctx)
+	}
+	rctx, cancel := context.WithTimeoutCause(ctx, watchdog, ErrStalled)
+	defer cancel()
+	m, err := conn.Read(rctx)
+	if err != nil && ctx.Err() == nil && context.Cause(rctx) == ErrStalled {
+		return m, fmt.Errorf("%w (%v)", ErrStalled, watchdog)
+	}
+	return m, err
 }
 
 // Chat sends a chat message on the current connection.

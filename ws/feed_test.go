@@ -33,6 +33,8 @@ type fakeFeed struct {
 	id      string
 	backlog [][]byte
 
+	heartbeatMS int64 // announced in the hello, if not 0
+
 	// Set by the test server's Subscribe before the handler sees the feed.
 	lastEventID string
 	query       url.Values
@@ -60,6 +62,11 @@ func newFeed(id string, backlog ...[]byte) *fakeFeed {
 }
 
 func (f *fakeFeed) Client() string { return f.id }
+
+// Hello is the plain hello, with heartbeatMS when the test sets one.
+func (f *fakeFeed) Hello() Message {
+	return Message{Type: TypeHello, Client: f.id, HeartbeatMS: f.heartbeatMS}
+}
 
 // Backlog yields the backlog; once the handler has written all of it, the
 // live messages pushed meanwhile go out, and later pushes go straight to the

@@ -60,6 +60,12 @@ type WriteFailer interface {
 	WriteFailed(err error)
 }
 
+// A Feed may also be a Greeter: its Hello is the connection's first
+// message instead of the plain {"type":"hello","client":Client()}.
+type Greeter interface {
+	Hello() Message
+}
+
 // Handler serves the WebSocket endpoint: ticks down, chat up, echo down, on
 // one connection.
 //

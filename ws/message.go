@@ -10,24 +10,37 @@ import (
 // Message types on the wire. Every message is a JSON text frame with a "type"
 // field; the other fields depend on the type.
 const (
-	TypeHello = "hello" // server → client, first message: {"type":"hello","client":"<id>"}
+	TypeHello = "hello" // server → client, first message: {"type":"hello","client":"<id>","heartbeat_ms":N}
 	TypeTick  = "tick"  // server → client: {"type":"tick","seq":N,"time":"<RFC 3339, ms, UTC>"}
 	TypeGap   = "gap"   // server → client: {"type":"gap","from":A,"to":B}, ticks that cannot be replayed
 	TypeEcho  = "echo"  // server → client: {"type":"echo","text":"..."}, the answer to a chat
 	TypeError = "error" // server → client: {"type":"error","text":"..."}, a refused chat; the socket stays open
 	TypeChat  = "chat"  // client → server: {"type":"chat","text":"..."}
+
+	// TypeKeepAlive is what the server sends after heartbeat_ms with
+	// nothing else to send: {"type":"keepalive"}. A browser's script cannot
+	// see WebSocket ping frames, so this is what keeps its watchdog fed,
+	// as SSE's keep-alive comment does for a client that reads the stream.
+	TypeKeepAlive = "keepalive"
 )
+
+// KeepAlive is the keep-alive message, encoded.
+var KeepAlive = []byte(`{"type":"keepalive"}`)
 
 // Message is any message of the protocol, decoded. Fields that a type does
 // not use are left zero.
 type Message struct {
 	Type   string `json:"type"`
 	Client string `json:"client,omitempty"` // hello
-	Seq    int64  `json:"seq,omitempty"`    // tick
-	Time   string `json:"time,omitempty"`   // tick
-	From   int64  `json:"from,omitempty"`   // gap
-	To     int64  `json:"to,omitempty"`     // gap
-	Text   string `json:"text,omitempty"`   // chat, echo, error
+	// HeartbeatMS, in the hello, is the longest the server stays silent:
+	// it sends a keep-alive after that long without a message. A client
+	// that hears nothing for twice that treats the connection as dead.
+	HeartbeatMS int64  `json:"heartbeat_ms,omitempty"`
+	Seq         int64  `json:"seq,omitempty"`  // tick
+	Time        string `json:"time,omitempty"` // tick
+	From        int64  `json:"from,omitempty"` // gap
+	To          int64  `json:"to,omitempty"`   // gap
+	Text        string `json:"text,omitempty"` // chat, echo, error
 }
 
 // ErrUnknownType is returned by DecodeChat for a well-formed message whose

@@ -61,7 +61,11 @@ func (s *session) start(feed Feed) {
 	if s.h.Conns != nil {
 		s.h.Conns.Add(s.nc)
 	}
-	if err := s.send(Encode(Message{Type: TypeHello, Client: feed.Client()})); err == nil {
+	hello := Message{Type: TypeHello, Client: feed.Client()}
+	if g, ok := feed.(Greeter); ok {
+		hello = g.Hello()
+	}
+	if err := s.send(Encode(hello)); err == nil {
 		for msg := range feed.Backlog() {
 			if s.send(msg) != nil {
 				break
