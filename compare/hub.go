@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ssevsws/ssevsws/fanout"
@@ -95,7 +96,8 @@ type subscription struct {
 
 	chat tokenBucket
 
-	live bool // it takes published ticks; set by goLive, under h.mu
+	live   bool        // it takes published ticks; set by goLive, under h.mu
+	silent atomic.Bool // /drop?mode=silent: nothing more is written to it
 }
 
 // subscribe registers a client. lastID is the raw Last-Event-ID (or
@@ -247,7 +249,12 @@ func (s *subscription) close() {
 	delete(s.h.subs, s.id)
 	delete(s.h.queued, s.id)
 	s.h.mu.Unlock()
-	s.end(nil)
+	if s.end(nil) && s.silent.Load() {
+		// The client gave up on a silent connection before the server
+		// closed it: its watchdog fired.
+		s.h.stats.of(s.transport).Stalls.Add(1)
+		s.h.log.Info("client left a silent connection: a stall detected", "transport", s.transport, "client", s.id)
+	}
 	s.h.stats.of(s.transport).Open.Add(-1)
 }
 
@@ -322,6 +329,9 @@ func (h *hub) deliverEcho(client string, frame []byte) error {
 	}
 	if err := s.chat.take(time.Now()); err != nil {
 		return err
+	}
+	if s.silent.Load() {
+		return nil // accepted, and lost in the silence, as on a dead path
 	}
 	if s.out != nil {
 		switch err := s.out.Offer(sseChunk(frame)); {

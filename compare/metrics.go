@@ -26,6 +26,7 @@ var (
 	metricTicks     = metricDesc("ticks_sent_total", "Tick messages written, live and replayed.")
 	metricBytes     = metricDesc("bytes_sent_total", "Bytes written: SSE the whole stream, WebSocket the message payloads.")
 	metricSlow      = metricDesc("slow_clients_dropped_total", "Clients dropped as too slow: queue full or write timed out.")
+	metricStalls    = metricDesc("stalls_total", "Connections silenced by POST /drop?mode=silent that their client gave up on (its watchdog) before the server closed them.")
 	metricDropped   = metricDesc("connections_dropped_total", "Connections closed by POST /drop.")
 	metricTickBytes = metricDesc("tick_wire_bytes", "What one tick costs on the wire over HTTP/1.1, framing included.")
 	metricChats     = prometheus.NewDesc("ssevsws_chats_total", "Chat messages, by result: echoed, or refused for now (rate limit, full queue).",
@@ -41,7 +42,7 @@ type statsCollector struct{ s *Server }
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{metricOpen, metricDirect, metricBehind, metricAccepted, metricResumes, metricGaps, metricTicks,
-		metricBytes, metricSlow, metricDropped, metricTickBytes, metricChats} {
+		metricBytes, metricSlow, metricDropped, metricStalls, metricTickBytes, metricChats} {
 		ch <- d
 	}
 }
@@ -67,6 +68,7 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(metricBytes, n.Bytes)
 		counter(metricSlow, n.SlowDropped)
 		counter(metricDropped, n.Dropped)
+		counter(metricStalls, n.Stalls)
 		ch <- prometheus.MustNewConstMetric(metricChats, prometheus.CounterValue, float64(n.Chats), label, "echoed")
 		ch <- prometheus.MustNewConstMetric(metricChats, prometheus.CounterValue, float64(n.ChatRefused), label, "refused")
 	}

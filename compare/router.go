@@ -67,6 +67,7 @@ func (s *Server) routes() http.Handler {
 		OriginPatterns: s.cfg.Origins, // "scheme://host:port" patterns match exactly that origin
 		ReadLimit:      s.cfg.ReadLimit,
 		PingInterval:   s.cfg.PingInterval,
+		PongTimeout:    s.cfg.PongTimeout,
 		WriteTimeout:   s.cfg.WriteTimeout,
 		Logger:         s.log,
 		Conns:          &s.hijacked, // so that Shutdown can cut a stuck one
@@ -118,8 +119,10 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// serveDrop is POST /drop?transport=sse|ws. It closes that transport's
-// connections so that a class can watch both reconnect. It is allowed from
+// serveDrop is POST /drop?transport=sse|ws[&mode=close|silent]. It closes
+// that transport's connections so that a class can watch both reconnect,
+// or (mode=silent, silence.go) makes them silent so that a class can watch
+// each client's watchdog notice. It is allowed from
 // loopback, or from anywhere with the token the server prints at start
 // (Authorization: Bearer <token>), and never from a page of a foreign origin.
 func (s *Server) serveDrop(w http.ResponseWriter, r *http.Request) {
@@ -132,9 +135,19 @@ func (s *Server) serveDrop(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "transport must be sse or ws")
 		return
 	}
-	n := s.hub.drop(t)
-	s.log.Info("dropped connections on request", "transport", t, "dropped", n, "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusOK, map[string]int{"dropped": n})
+	switch mode := r.URL.Query().Get("mode"); mode {
+	case "", "close":
+		n := s.hub.drop(t)
+		s.log.Info("dropped connections on request", "transport", t, "dropped", n, "remote", r.RemoteAddr)
+		writeJSON(w, http.StatusOK, map[string]int{"dropped": n})
+	case "silent":
+		d := s.silentFor()
+		n := s.hub.silence(t, d)
+		s.log.Info("silenced connections on request", "transport", t, "silenced", n, "close_after", d, "remote", r.RemoteAddr)
+		writeJSON(w, http.StatusOK, map[string]int64{"silenced": int64(n), "close_after_ms": d.Milliseconds()})
+	default:
+		httpError(w, http.StatusBadRequest, "mode must be close (the default) or silent")
+	}
 }
 
 func (s *Server) dropAllowed(r *http.Request) bool {

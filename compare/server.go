@@ -43,9 +43,17 @@ type Config struct {
 	WriteTimeout  time.Duration // one write to one client; past it the client is dropped
 	HeaderTimeout time.Duration // a client must send its request headers within this (slowloris)
 	PingInterval  time.Duration // WebSocket keep-alive ping
+	PongTimeout   time.Duration // a WebSocket client that does not answer a ping within this is gone
 	ChatRate      float64       // chat messages per second per connection; negative: unlimited
 	ChatBurst     int           // chat messages allowed at once
 	ShutdownRetry time.Duration // the retry field SSE clients get at shutdown: "come back soon"
+
+	// RetryJitter spreads reconnections: an SSE stream that the server
+	// ends (shutdown, /drop) gets a retry field of its own, ShutdownRetry
+	// (or Retry, after /drop) plus a random part of up to RetryJitter, so
+	// that thousands of EventSources do not all come back in the same
+	// millisecond. Negative turns it off.
+	RetryJitter time.Duration
 
 	// Measure runs the measurement behind POST /measure and returns what
 	// the page shows, encoded as JSON. The server only guards it (access,
@@ -70,9 +78,11 @@ func DefaultConfig() Config {
 		WriteTimeout:  10 * time.Second,
 		HeaderTimeout: 10 * time.Second,
 		PingInterval:  20 * time.Second,
+		PongTimeout:   10 * time.Second,
 		ChatRate:      5,
 		ChatBurst:     10,
 		ShutdownRetry: 250 * time.Millisecond,
+		RetryJitter:   time.Second,
 	}
 }
 
@@ -95,7 +105,12 @@ func (c Config) withDefaults() (Config, error) {
 	setDuration(&c.WriteTimeout, d.WriteTimeout)
 	setDuration(&c.HeaderTimeout, d.HeaderTimeout)
 	setDuration(&c.PingInterval, d.PingInterval)
+	setDuration(&c.PongTimeout, d.PongTimeout)
 	setDuration(&c.ShutdownRetry, d.ShutdownRetry)
+	setDuration(&c.RetryJitter, d.RetryJitter)
+	if c.RetryJitter < 0 {
+		c.RetryJitter = 0 // off
+	}
 	if c.ReadLimit == 0 {
 		c.ReadLimit = d.ReadLimit
 	}

@@ -3,6 +3,7 @@ package compare
 import (
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"mime"
 	"net"
 	"net/http"
@@ -42,7 +43,8 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Shutting down. Any status but 200 would make a browser give up for
 		// good, so the answer is a stream that only says "come back soon".
-		stream.SetRetry(s.cfg.ShutdownRetry)
+		d, _ := s.retryAfter(ErrShuttingDown)
+		stream.SetRetry(d)
 		return
 	}
 	defer sub.close()
@@ -54,9 +56,11 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		sub.writeTimedOut()
 	}
+	if d, ok := s.retryAfter(err); ok {
+		stream.SetRetry(d)
+	}
 	switch {
 	case errors.Is(err, ErrShuttingDown), errors.Is(err, ErrBehind):
-		stream.SetRetry(s.cfg.ShutdownRetry) // come back soon and resume
 		log.Debug("stream ended", "reason", err)
 	case errors.Is(err, ErrDropped), errors.Is(err, ErrTooSlow):
 		log.Info("stream ended", "reason", err)
@@ -68,6 +72,27 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 }
 
 var errClientGone = errors.New("client went away")
+
+// retryAfter is the retry field for a stream the server ends for reason,
+// if it gets one: "come back soon" (ShutdownRetry) after a shutdown or a
+// resync, the usual Retry after /drop (only to spread it), each with its own
+// random part of up to RetryJitter, so that the clients of a restarting
+// server do not all come back at the same moment.
+func (s *Server) retryAfter(reason error) (time.Duration, bool) {
+	var d time.Duration
+	switch {
+	case errors.Is(reason, ErrShuttingDown), errors.Is(reason, ErrBehind):
+		d = s.cfg.ShutdownRetry
+	case errors.Is(reason, ErrDropped) && s.cfg.RetryJitter > 0:
+		d = s.cfg.Retry
+	default:
+		return 0, false
+	}
+	if s.cfg.RetryJitter > 0 {
+		d += rand.N(s.cfg.RetryJitter)
+	}
+	return d, true
+}
 
 // clientLeft reports whether a failed write only means that the client
 // closed its end, which is routine: a tab closed, an EventSource closed
@@ -110,6 +135,9 @@ func (o *sseOut) pump(r *http.Request, sub *subscription) error {
 		case frame := <-sub.echoes:
 			err = o.write(frame, false)
 		case <-o.stream.HeartbeatDue():
+			if sub.silent.Load() {
+				continue // silenced: not even a keep-alive
+			}
 			err = o.stream.Heartbeat()
 			o.count(false)
 		case <-sub.done:

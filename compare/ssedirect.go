@@ -37,15 +37,17 @@ type sseDirect struct {
 	done   func() // ends the detach
 }
 
-// Chunks the direct path writes as they are: a keep-alive comment, and the
-// end of a stream with and without "come back soon".
+// sseKeepAliveChunk is the keep-alive comment, as a chunk.
 var sseKeepAliveChunk = sseChunk(sse.AppendComment(nil, "keep-alive"))
 
-func (s *Server) sseEndChunks(comeBack bool) []byte {
-	if !comeBack {
+// sseEndChunks ends a stream the server ends for reason: the retry field
+// retryAfter gives it, if any, then the end of the chunked body.
+func (s *Server) sseEndChunks(reason error) []byte {
+	d, ok := s.retryAfter(reason)
+	if !ok {
 		return sseLastChunk
 	}
-	return append(sseChunk(sse.AppendRetry(nil, s.cfg.ShutdownRetry)), sseLastChunk...)
+	return append(sseChunk(sse.AppendRetry(nil, d)), sseLastChunk...)
 }
 
 // serveSSEDirect runs a stream that stream.Open has started on the direct
@@ -67,7 +69,7 @@ func (s *Server) serveSSEDirect(w http.ResponseWriter, r *http.Request, stream *
 	c := &sseDirect{s: s, out: out, nc: nc, remote: r.RemoteAddr}
 	sub, err := s.hub.subscribe(SSE, sse.LastEventID(r), out, c.finish)
 	if err != nil { // shutting down: a stream that only says "come back soon"
-		out.Finish(s.sseEndChunks(true))
+		out.Finish(s.sseEndChunks(ErrShuttingDown))
 		return true
 	}
 	c.sub, c.done = sub, s.detach(r)
@@ -109,11 +111,10 @@ func (c *sseDirect) write(frame []byte, tick bool) error {
 }
 
 // finish ends the stream when the hub ends the subscription: the end of
-// the chunked body, after a short retry when the client should come back
-// soon. Called under the hub's lock; the engine does not block.
+// the chunked body, after a retry field of its own (see retryAfter).
+// Called under the hub's lock; the engine does not block.
 func (c *sseDirect) finish(reason error) {
-	comeBack := errors.Is(reason, ErrShuttingDown) || errors.Is(reason, ErrBehind)
-	c.out.Finish(c.s.sseEndChunks(comeBack))
+	c.out.Finish(c.s.sseEndChunks(reason))
 }
 
 // watch waits for the connection to end: the client hangs up (a read says

@@ -19,6 +19,7 @@ type Counters struct {
 	Bytes       atomic.Int64 // message bytes written or queued (SSE: the stream's bytes; WS: message payloads)
 	SlowDropped atomic.Int64 // clients dropped as too slow: their queue was full, or a write to them timed out
 	Dropped     atomic.Int64 // connections closed by POST /drop
+	Stalls      atomic.Int64 // connections silenced by POST /drop?mode=silent that the client gave up on first (its watchdog)
 	Chats       atomic.Int64 // chat messages echoed
 	ChatRefused atomic.Int64 // chat messages refused for now (rate limit, full queue); not malformed or empty ones
 }
@@ -47,6 +48,7 @@ type CountersSnapshot struct {
 	Bytes       int64 `json:"bytes"`
 	SlowDropped int64 `json:"slow_dropped"`
 	Dropped     int64 `json:"dropped"`
+	Stalls      int64 `json:"stalls"`
 	Chats       int64 `json:"chats"`
 	ChatRefused int64 `json:"chat_refused"`
 }
@@ -56,7 +58,7 @@ func (c *Counters) Snapshot() CountersSnapshot {
 	return CountersSnapshot{
 		Open: c.Open.Load(), Direct: c.Direct.Load(), Connects: c.Connects.Load(), Resumes: c.Resumes.Load(),
 		Gaps: c.Gaps.Load(), Ticks: c.Ticks.Load(), Bytes: c.Bytes.Load(),
-		SlowDropped: c.SlowDropped.Load(), Dropped: c.Dropped.Load(),
+		SlowDropped: c.SlowDropped.Load(), Dropped: c.Dropped.Load(), Stalls: c.Stalls.Load(),
 		Chats: c.Chats.Load(), ChatRefused: c.ChatRefused.Load(),
 	}
 }

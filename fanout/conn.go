@@ -16,6 +16,8 @@ var (
 	ErrTooSlow = errors.New("fanout: client too slow")
 	// ErrClosed: Close was called without a reason, or Finish completed.
 	ErrClosed = errors.New("fanout: connection closed")
+	// ErrSealed is Write's refusal after Seal. The connection stays open.
+	ErrSealed = errors.New("fanout: connection sealed: only its own frames go out")
 	// ErrFull is Offer's refusal: the connection is behind with a full
 	// queue. It stays open.
 	ErrFull = errors.New("fanout: connection's queue is full")
@@ -61,7 +63,7 @@ func (c *Conn) Write(p []byte) error {
 }
 
 // Seal leaves the broadcasts and makes Write (and Offer) refuse with
-// ErrClosed from now on, while writes through NetConn still go out: for a
+// ErrSealed from now on, while writes through NetConn still go out: for a
 // protocol whose last words are a frame of the library's own, such as
 // WebSocket's close frame, after which no data frame may follow.
 func (c *Conn) Seal() {
@@ -91,10 +93,14 @@ func (c *Conn) writeAt(p []byte, at int64, offer bool) error {
 
 func (c *Conn) writeAtAs(p []byte, at int64, offer, own bool) error {
 	c.mu.Lock()
-	if c.err != nil || c.finishing || (c.sealed && !own) {
+	if c.err != nil || c.finishing {
 		err := c.errLocked()
 		c.mu.Unlock()
 		return err
+	}
+	if c.sealed && !own {
+		c.mu.Unlock()
+		return ErrSealed
 	}
 	if offer && c.caughtUp != nil && len(c.queue) >= c.e.cfg.MaxQueue {
 		c.mu.Unlock()

@@ -99,7 +99,8 @@ type Handler struct {
 
 	ReadLimit    int64         // largest client message; 0 means DefaultReadLimit
 	PingInterval time.Duration // 0 means DefaultPingInterval
-	WriteTimeout time.Duration // per write of a client that is behind, and per pong; 0 means DefaultWriteTimeout
+	WriteTimeout time.Duration // per write of a client that is behind; 0 means DefaultWriteTimeout
+	PongTimeout  time.Duration // how long a ping waits for its pong; 0 means WriteTimeout
 
 	Logger *slog.Logger // nil means slog.Default()
 
@@ -255,6 +256,13 @@ func (h *Handler) pingInterval() time.Duration {
 		return h.PingInterval
 	}
 	return DefaultPingInterval
+}
+
+func (h *Handler) pongTimeout() time.Duration {
+	if h.PongTimeout > 0 {
+		return h.PongTimeout
+	}
+	return h.writeTimeout()
 }
 
 func (h *Handler) writeTimeout() time.Duration {

@@ -126,10 +126,15 @@ func (s *session) readLoop() ending {
 		if end != nil {
 			return *end
 		}
-		if err := s.out.Write(AppendFrame(nil, reply)); err != nil {
+		switch err := s.out.Write(AppendFrame(nil, reply)); {
+		case errors.Is(err, fanout.ErrSealed):
+			// The server has said its last words (a close frame on its
+			// way) or is keeping silent: read on, answer nothing.
+		case err != nil:
 			return ending{err: err}
+		default:
+			s.feed.Wrote(reply)
 		}
-		s.feed.Wrote(reply)
 	}
 }
 
@@ -195,7 +200,7 @@ func (s *session) armPing() {
 }
 
 // keepAlive runs on the ping timer: a ping, and a client whose pong does
-// not come within the write timeout is gone. The pong is read by the
+// not come within the pong timeout is gone. The pong is read by the
 // reader (coder/websocket matches it to the ping).
 func (s *session) keepAlive() {
 	s.mu.Lock()
@@ -206,7 +211,7 @@ func (s *session) keepAlive() {
 	s.helpers.Add(1)
 	s.mu.Unlock()
 	defer s.helpers.Done()
-	ctx, cancel := context.WithTimeout(s.ctx, s.h.writeTimeout())
+	ctx, cancel := context.WithTimeout(s.ctx, s.h.pongTimeout())
 	err := s.conn.Ping(ctx)
 	cancel()
 	if err != nil {

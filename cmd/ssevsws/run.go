@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "ssevsws: bad configuration:\n"+err.Error())
 		return 2
 	}
-	ln, err := net.Listen("tcp", opts.addr)
+	ln, err := listen(opts.addr, opts.tcpKeepAlive)
 	if err != nil {
 		log.Error("cannot listen", "addr", opts.addr, "err", err)
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -113,12 +113,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 type options struct {
-	addr     string
-	tls      bool
-	certFile string
-	keyFile  string
-	cfg      compare.Config
-	logLevel slog.Level
+	addr         string
+	tcpKeepAlive time.Duration
+	tls          bool
+	certFile     string
+	keyFile      string
+	cfg          compare.Config
+	logLevel     slog.Level
 }
 
 // parseFlags reads the command line. Environment variables give defaults
@@ -159,6 +160,10 @@ SSEVSWS_DROP_TOKEN sets the token that allows POST /drop from non-loopback addre
 	fs.IntVar(&o.cfg.QueueSize, "queue", def.QueueSize, "messages queued per client before it counts as too slow and is dropped")
 	fs.IntVar(&o.cfg.MaxConns, "max-conns", 0, "cap on open SSE and WebSocket connections; more get 503 + Retry-After (0: no cap)")
 	fs.IntVar(&o.cfg.MaxConnsPerIP, "max-conns-per-ip", 0, "the same cap per client IP (0: no cap)")
+	fs.DurationVar(&o.cfg.PingInterval, "ping", def.PingInterval, "WebSocket keep-alive ping every this long")
+	fs.DurationVar(&o.cfg.PongTimeout, "pong-timeout", def.PongTimeout, "a WebSocket client that does not answer a ping within this is closed")
+	fs.DurationVar(&o.cfg.RetryJitter, "retry-jitter", def.RetryJitter, "SSE streams the server ends get retry: plus a random part up to this, so that they do not all come back at once (0: off)")
+	fs.DurationVar(&o.tcpKeepAlive, "tcp-keepalive", 15*time.Second, "TCP keep-alive: probe an idle connection after this long, every this long, 3 times, then close it (0: off)")
 	fs.BoolVar(&o.tls, "tls", false, "serve HTTP/2 over TLS (self-signed certificate for localhost unless -cert and -key are given)")
 	fs.StringVar(&o.certFile, "cert", "", "TLS certificate `file` (PEM); implies -tls")
 	fs.StringVar(&o.keyFile, "key", "", "TLS key `file` (PEM); implies -tls")
@@ -178,6 +183,9 @@ SSEVSWS_DROP_TOKEN sets the token that allows POST /drop from non-loopback addre
 	if o.cfg.Heartbeat <= 0 {
 		o.cfg.Heartbeat = -1 // compare.Config: negative means off
 	}
+	if o.cfg.RetryJitter <= 0 {
+		o.cfg.RetryJitter = -1 // off
+	}
 	for _, s := range strings.Split(*origins, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			o.cfg.Origins = append(o.cfg.Origins, strings.TrimSuffix(s, "/"))
@@ -194,7 +202,7 @@ SSEVSWS_DROP_TOKEN sets the token that allows POST /drop from non-loopback addre
 // in compare.Config, and whose negative compare.New refuses: asked for
 // explicitly, a zero is a mistake, so it is refused as clearly as a
 // negative.
-var mustBePositive = []string{"interval", "retry", "replay", "read-limit", "write-timeout", "queue"}
+var mustBePositive = []string{"interval", "retry", "replay", "read-limit", "write-timeout", "queue", "ping", "pong-timeout"}
 
 // checkPositive refuses 0 or less for each of mustBePositive that was set.
 func checkPositive(fs *flag.FlagSet) error {

@@ -144,6 +144,7 @@ func Fast() compare.Config {
 	return compare.Config{
 		Interval:      20 * time.Millisecond,
 		Retry:         30 * time.Millisecond,
+		RetryJitter:   -1, // tests that time a reconnect want it exact; the storm tests turn it on
 		ShutdownRetry: 30 * time.Millisecond,
 		QueueSize:     500,
 		Logger:        Logger(),

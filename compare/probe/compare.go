@@ -43,13 +43,16 @@ type Step struct {
 // InProcessConfig is the server Compare starts when it has no Target: the
 // defaults, except a 100ms tick so that the reconnect probe gets many
 // samples, a 250ms retry: (the page's WebSocket backoff starts at 250ms
-// too) and no chat rate limit so that round trips can follow each other.
+// too), no jitter on the retry: after /drop (the reconnect probe's row shows
+// the protocol's wait, not a spread; the storm probe measures the spread)
+// and no chat rate limit so that round trips can follow each other.
 func InProcessConfig() compare.Config {
 	return compare.Config{
-		Interval: 100 * time.Millisecond,
-		Retry:    250 * time.Millisecond,
-		ChatRate: -1,
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Interval:    100 * time.Millisecond,
+		Retry:       250 * time.Millisecond,
+		RetryJitter: -1,
+		ChatRate:    -1,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }
 
