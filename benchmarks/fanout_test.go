@@ -74,6 +74,10 @@ func benchFanout(b *testing.B, t compare.Transport, n int) {
 		b.Fatal(err)
 	}
 	defer floor.close()
+	// Accept while the clients dial: a listen queue (somaxconn, often
+	// 4096) cannot hold them all.
+	accepted := make(chan error, 1)
+	go func() { accepted <- floor.accept(n) }()
 	clients, err := startClients(t, n, s.URL("http", "/"), floor.ln.Addr().String())
 	if err != nil {
 		b.Fatal(err)
@@ -83,7 +87,7 @@ func benchFanout(b *testing.B, t compare.Transport, n int) {
 			b.Error(err)
 		}
 	}()
-	if err := floor.accept(n); err != nil {
+	if err := <-accepted; err != nil {
 		b.Fatal(err)
 	}
 	s.waitOpen(b, t, int64(n))
