@@ -96,7 +96,8 @@ func runPhase(b *testing.B, what string, fl fleet, spec phaseSpec) phase {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("%s does not hold all %d connections: open sse=%d ws=%d, want %d and %d", what, n, u.SSE, u.WS, spec.sse, spec.ws)
+			b.Fatalf("%s does not hold all %d connections: open sse=%d ws=%d, want %d and %d; %d dropped as too slow",
+				what, n, u.SSE, u.WS, spec.sse, spec.ws, u.SlowDropped)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
