@@ -21,11 +21,15 @@
 //	BenchmarkConnect    dial to first tick: ns/op, p50-ns, handshake-B,
 //	                    first-tick-B, server-allocs/op
 //	BenchmarkIdleConn   1000 idle connections: heap-B/conn, stack-B/conn,
-//	                    goroutines/conn, rss-B/conn
-//	BenchmarkFanout     one tick to N clients (clients=1, 100, 1000, 2000):
-//	                    server-ns/event/client, floor-ns/event/client,
-//	                    x-floor, ns/event/client, allocs/event/client,
-//	                    wire-B/event
+//	                    goroutines/conn, rss-B/conn (tcp: the floor)
+//	BenchmarkFanout     one tick to N clients (clients=1, 100, 1000, 2000,
+//	                    5000): server-ns/event/client,
+//	                    floor-ns/event/client, x-floor, ns/event/client,
+//	                    allocs/event/client, wire-B/event
+//	BenchmarkSteady     5000 clients of one transport at a 100 ms tick for
+//	                    $SSEVSWS_STEADY (10s), then the same against the
+//	                    raw floor: server-ns/event, floor-ns/event,
+//	                    x-floor, p50-ms, p99-ms, p99-x-floor, lost-ticks
 //	BenchmarkRoundTrip  chat up, echo down: ns/op, p50-ns, up-B/op,
 //	                    down-B/op
 //	BenchmarkReconnect  drop, then the first resumed tick: ns/op,
@@ -34,11 +38,21 @@
 //	                    of each: delivery p99 before and after, how soon the
 //	                    stuck ones are dropped and counted
 //	BenchmarkSoak       10,000 connections held at 1 tick/s for
-//	                    $SSEVSWS_SOAK (20s): delivery p50/p99, drops, RSS and
-//	                    goroutines at start and end
+//	                    $SSEVSWS_SOAK (20s), then the same against the raw
+//	                    floor: delivery p50/p99 and their ratios to the
+//	                    floor's, drops, RSS and goroutines at start and end;
+//	                    SSEVSWS_SOAK_SERVERS=3 spreads the server over
+//	                    processes, past one process's file limit
 //
-// The last two run once per count and take 15-25 s each; leave them out of
-// a benchstat run with -bench='Connect|IdleConn|Fanout|RoundTrip|Reconnect'.
+// The raw floor, wherever there is one, is a plain loop that write(2)s the
+// same pre-encoded bytes to every socket: no goroutine, queue or deadline
+// per connection. On loopback most of a tick's cost is that write, which
+// also runs the receiver's TCP path; so read the CPU figures as x-floor, a
+// ratio to a floor measured in the same run.
+//
+// The last three run once per count and take 15-90 s each; leave them out
+// of a benchstat run with
+// -bench='Connect|IdleConn|Fanout|RoundTrip|Reconnect'.
 //
 // Each benchmark's comment says what it measures and what to notice. They
 // measure with the probes of package compare/probe, the same code behind
@@ -49,10 +63,12 @@
 // process, because the server's memory, goroutines and allocations can only
 // be seen from inside it. BenchmarkFanout starts its clients in a second
 // process (this test binary again), so that the CPU time it reports is the
-// server's alone; BenchmarkSoak and BenchmarkSlowConsumer do the same with
-// their load processes. The benchmarks raise the soft limit on open files
-// to the hard limit; BenchmarkFanout/clients=2000 needs about 4100 and
-// BenchmarkIdleConn about 2100, and they skip when the limit is lower. On a
+// server's alone; BenchmarkSteady, BenchmarkSoak and BenchmarkSlowConsumer
+// do the same with their load processes, and BenchmarkSoak can run the
+// server itself as several processes. The benchmarks raise the soft limit
+// on open files to the hard limit; BenchmarkFanout/clients=5000 needs about
+// 10,100, BenchmarkSteady 5200 and BenchmarkIdleConn about 2100, and they
+// skip when the limit is lower. On a
 // shared or small machine, bound the heavy ones with -benchtime, e.g.
 // -bench=Fanout -benchtime=20x.
 //
@@ -63,15 +79,21 @@
 //	main_test.go         TestMain: the leak check, or a helper process
 //	connect_test.go      BenchmarkConnect, and the client's own allocations
 //	idle_test.go         BenchmarkIdleConn, and its bare TCP floor
-//	fanout_test.go       BenchmarkFanout, wireTick and the bare TCP floor
+//	fanout_test.go       BenchmarkFanout, wireTick and its raw TCP floor
 //	fanoutclient_test.go the fan-out's clients: sink, and the client process
+//	steady_test.go       BenchmarkSteady
+//	floor_test.go        rawFloor, the raw floor server of Steady and Soak
+//	phase_test.go        runPhase: one steady load held against one fleet
+//	serverproc_test.go   fleets: the server or floor in this process, or in
+//	                     server processes
+//	floorproc_test.go    the floor and the server processes work (tests)
 //	allocs_test.go       the fan-out allocates nothing per client (no -race)
 //	roundtrip_test.go    BenchmarkRoundTrip
 //	reconnect_test.go    BenchmarkReconnect
 //	slow_test.go         BenchmarkSlowConsumer and its stuck clients
 //	soak_test.go         BenchmarkSoak
 //	loadproc_test.go     starting and driving the load processes of the
-//	                     soak and the slow-consumer benchmark
+//	                     steady, soak and slow-consumer benchmarks
 //	loadclient_test.go   inside a load process: its clients and what they saw
 //	histogram_test.go    the latency histogram the load processes fill
 //	wire_test.go         a tick on the wire, byte for byte

@@ -125,8 +125,8 @@ func startClients(t compare.Transport, n int, server, floor string) (*clientProc
 		return nil, err
 	}
 	p := &clientProc{cmd: cmd, in: in, out: bufio.NewReader(out)}
-	// The floor's connections wait in the listen queue until accept; the
-	// process says ready once it has dialled them all.
+	// The benchmark accepts the floor's connections while they are
+	// dialled; the process says ready once it has dialled them all.
 	if err := p.read("ready"); err != nil {
 		p.close()
 		return nil, err

@@ -79,6 +79,7 @@ type loadProcs struct {
 }
 
 type loadProc struct {
+	what   string // "load process", in errors
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	out    *bufio.Reader
@@ -89,34 +90,34 @@ type loadProc struct {
 // at most perProc each, dialling from enough loopback source addresses for
 // at most perSource connections each, and waits until they are all open.
 func startLoad(url string, nSSE, nWS, perProc, perSource int) (*loadProcs, error) {
+	var sources []string
+	if k := (nSSE + nWS + perSource - 1) / perSource; k > 1 {
+		sources = loopbackSources(0, k)
+	}
+	return startLoadFrom(url, nSSE, nWS, perProc, sources)
+}
+
+// loopbackSources is k source addresses from 127.0.0.(first+1) on.
+func loopbackSources(first, k int) []string {
+	var s []string
+	for i := range k {
+		s = append(s, fmt.Sprintf("127.0.0.%d", first+i+1))
+	}
+	return s
+}
+
+// startLoadFrom is startLoad dialling from the given source addresses in
+// turn (none: the system picks).
+func startLoadFrom(url string, nSSE, nWS, perProc int, sources []string) (*loadProcs, error) {
 	n := nSSE + nWS
-	lp := &loadProcs{}
-	if k := (n + perSource - 1) / perSource; k > 1 {
-		for i := range k {
-			lp.sources = append(lp.sources, fmt.Sprintf("127.0.0.%d", i+1))
-		}
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
+	lp := &loadProcs{sources: sources}
 	p := max(1, (n+perProc-1)/perProc)
 	first := 0
 	for i := range p {
 		spec := loadSpec{URL: url, SSE: nSSE*(i+1)/p - nSSE*i/p, WS: nWS*(i+1)/p - nWS*i/p, Sources: lp.sources, First: first}
 		first += spec.SSE + spec.WS
 		js, _ := json.Marshal(spec)
-		cmd := exec.Command(exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), loadEnv+"="+string(js))
-		pr := &loadProc{cmd: cmd, stderr: &comparetest.LogBuffer{}}
-		cmd.Stderr = pr.stderr
-		if pr.in, err = cmd.StdinPipe(); err == nil {
-			var out io.ReadCloser
-			if out, err = cmd.StdoutPipe(); err == nil {
-				pr.out = bufio.NewReaderSize(out, 64<<10)
-				err = cmd.Start()
-			}
-		}
+		pr, err := startHelper("load process", loadEnv+"="+string(js))
 		if err != nil {
 			lp.close()
 			return nil, err
@@ -136,22 +137,46 @@ func startLoad(url string, nSSE, nWS, perProc, perSource int) (*loadProcs, error
 	return lp, nil
 }
 
+// startHelper starts this test binary again as a helper process, with env
+// (NAME=value) telling TestMain which one; what names it in errors.
+func startHelper(what, env string) (*loadProc, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), env)
+	pr := &loadProc{what: what, cmd: cmd, stderr: &comparetest.LogBuffer{}}
+	cmd.Stderr = pr.stderr
+	if pr.in, err = cmd.StdinPipe(); err == nil {
+		var out io.ReadCloser
+		if out, err = cmd.StdoutPipe(); err == nil {
+			pr.out = bufio.NewReaderSize(out, 64<<10)
+			err = cmd.Start()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
 // read reads one line; with want set, it must be want.
 func (p *loadProc) read(want string) (string, error) {
 	line, err := p.out.ReadString('\n')
 	if err != nil {
-		return "", fmt.Errorf("load process: %w; it said:\n%s", err, p.stderr.Tail(2048))
+		return "", fmt.Errorf("%s: %w; it said:\n%s", p.what, err, p.stderr.Tail(2048))
 	}
 	line = strings.TrimSuffix(line, "\n")
 	if want != "" && line != want {
-		return "", fmt.Errorf("load process said %q, want %q", line, want)
+		return "", fmt.Errorf("%s said %q, want %q", p.what, line, want)
 	}
 	return line, nil
 }
 
 func (p *loadProc) say(cmd string) error {
 	if _, err := io.WriteString(p.in, cmd+"\n"); err != nil {
-		return fmt.Errorf("load process: %w; it said:\n%s", err, p.stderr.Tail(2048))
+		return fmt.Errorf("%s: %w; it said:\n%s", p.what, err, p.stderr.Tail(2048))
 	}
 	return nil
 }
