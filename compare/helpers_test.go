@@ -28,7 +28,8 @@ type seqLog struct {
 	mu      sync.Mutex
 	seqs    []int64
 	times   map[int64]string
-	other   []string // non-tick events, "type:payload"
+	arrived []time.Time // when each tick in seqs was handed to the client's handler
+	other   []string    // non-tick events, "type:payload"
 	changed chan struct{}
 }
 
@@ -40,6 +41,7 @@ func (l *seqLog) addTick(seq int64, time string) {
 	l.mu.Lock()
 	l.seqs = append(l.seqs, seq)
 	l.times[seq] = time
+	l.arrived = append(l.arrived, timeNow())
 	l.mu.Unlock()
 	l.notify()
 }
@@ -49,6 +51,27 @@ func (l *seqLog) addOther(s string) {
 	l.other = append(l.other, s)
 	l.mu.Unlock()
 	l.notify()
+}
+
+// timeNow is time.Now, which addTick cannot call: its parameter is named time.
+var timeNow = time.Now
+
+// count is how many ticks have been received so far.
+func (l *seqLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.seqs)
+}
+
+// arrival is when the i-th tick (from 0) was received; ok is false while
+// it has not been.
+func (l *seqLog) arrival(i int) (at time.Time, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i >= len(l.arrived) {
+		return time.Time{}, false
+	}
+	return l.arrived[i], true
 }
 
 func (l *seqLog) notify() {
@@ -106,8 +129,19 @@ func resumedWithoutLoss(t *testing.T, when string, after int64, sseLog, wsLog *s
 // runSSE runs the Go EventSource-like client against ts until the test ends.
 func runSSE(t *testing.T, ts *comparetest.Server) (*seqLog, *sse.Client) {
 	t.Helper()
+	return runSSEWith(t, ts, nil)
+}
+
+// runSSEWith is runSSE with setup (if not nil) applied to the client before
+// it runs: for a test that dials through a proxy or watches OnError. setup
+// also gets the log the client will fill, for its callbacks to read.
+func runSSEWith(t *testing.T, ts *comparetest.Server, setup func(*sse.Client, *seqLog)) (*seqLog, *sse.Client) {
+	t.Helper()
 	log := newSeqLog()
 	c := &sse.Client{URL: ts.URL("http", "/sse"), HTTPClient: newHTTPClient(t)}
+	if setup != nil {
+		setup(c, log)
+	}
 	runUntilCleanup(t, func(ctx context.Context) error {
 		return c.Run(ctx, func(ev sse.Event) {
 			if ev.Type == "tick" {
@@ -136,8 +170,18 @@ func runSSE(t *testing.T, ts *comparetest.Server) (*seqLog, *sse.Client) {
 // runWS runs the reconnecting WebSocket client against ts until the test ends.
 func runWS(t *testing.T, ts *comparetest.Server) (*seqLog, *ws.Client) {
 	t.Helper()
+	return runWSWith(t, ts, nil)
+}
+
+// runWSWith is runWS with setup (if not nil) applied to the client before
+// it runs, as runSSEWith.
+func runWSWith(t *testing.T, ts *comparetest.Server, setup func(*ws.Client, *seqLog)) (*seqLog, *ws.Client) {
+	t.Helper()
 	log := newSeqLog()
 	c := &ws.Client{URL: ts.URL("ws", "/ws"), MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
+	if setup != nil {
+		setup(c, log)
+	}
 	runUntilCleanup(t, func(ctx context.Context) error {
 		return c.Run(ctx, func(m ws.Message) {
 			if m.Type == ws.TypeTick {
