@@ -124,7 +124,7 @@ func TestToxicBlackHoleClientsResumeWithinBound(t *testing.T) {
 // dead path:
 //
 //   - WebSocket: the server's ping goes unanswered and the server closes the
-//     connection within PingInterval + WriteTimeout.
+//     connection within PingInterval + PongTimeout.
 //   - SSE: the server cannot hear from its client. Toxiproxy's black hole,
 //     like any middlebox that keeps acknowledging, swallows every write, so
 //     neither the write timeout nor the queue limit ever fires: the stream
@@ -136,7 +136,7 @@ func TestToxicBlackHoleServerSide(t *testing.T) {
 	t.Run("ws", func(t *testing.T) {
 		cfg := stallConfig()
 		cfg.PingInterval = 300 * time.Millisecond
-		cfg.WriteTimeout = 300 * time.Millisecond
+		cfg.PongTimeout = 300 * time.Millisecond
 		ts := comparetest.Start(t, cfg, "127.0.0.1:0")
 		path := startProxy(t, "path", ts.Addr)
 		r := newRoute(path)
@@ -163,13 +163,13 @@ func TestToxicBlackHoleServerSide(t *testing.T) {
 
 		silent := time.Now()
 		addToxics(t, path, blackHole()...)
-		bound := cfg.PingInterval + cfg.WriteTimeout
+		bound := cfg.PingInterval + cfg.PongTimeout
 		if err := comparetest.WaitOpen(ts.Server, compare.WS, 0, bound+stallSlack); err != nil {
 			t.Fatalf("the server still holds the black-holed WebSocket: %v", err)
 		}
 		freed := time.Since(silent)
 		t.Logf("ws server: freed the black-holed connection %v after the toxic (ping every %v, pong wait %v)",
-			freed.Round(time.Millisecond), cfg.PingInterval, cfg.WriteTimeout)
+			freed.Round(time.Millisecond), cfg.PingInterval, cfg.PongTimeout)
 		if st := ts.Stats().WS; st.Open != 0 || st.Connects != 1 {
 			t.Errorf("ws stats %+v: want the one connection closed", st)
 		}
