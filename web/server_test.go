@@ -21,13 +21,20 @@ type testServer struct {
 	t    *testing.T
 	addr string
 	logs *testLog
-	srv  *comparetest.Server // the one running now; replaced by start
+	srv  *comparetest.Server   // the one running now; replaced by start
+	tune func(*compare.Config) // changes to the page tests' configuration, or nil
 }
 
 // startServer runs the real server on a loopback port until the test ends.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
-	ts := &testServer{t: t, addr: "127.0.0.1:0", logs: &testLog{t: t}}
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with tune applied to the configuration.
+func startServerWith(t *testing.T, tune func(*compare.Config)) *testServer {
+	t.Helper()
+	ts := &testServer{t: t, addr: "127.0.0.1:0", logs: &testLog{t: t}, tune: tune}
 	ts.start()
 	t.Cleanup(func() {
 		ts.stop()
@@ -40,13 +47,17 @@ func startServer(t *testing.T) *testServer {
 // the first time).
 func (ts *testServer) start() {
 	ts.t.Helper()
-	srv, err := comparetest.Run(compare.Config{
+	cfg := compare.Config{
 		Interval: tickInterval,
 		Retry:    sseRetry,
 		// Short probes: the Measure subtest checks the table, not numbers.
 		Measure: probe.Options{Clients: 20, Duration: 50 * time.Millisecond}.Measure,
 		Logger:  slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}, ts.addr)
+	}
+	if ts.tune != nil {
+		ts.tune(&cfg)
+	}
+	srv, err := comparetest.Run(cfg, ts.addr)
 	if err != nil {
 		ts.t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ const stageW, stageH = 1280, 720
 // Reconnect, the chat box, and the reconnect timeline (its newest entry is
 // checked apart, once there is one).
 var stageFields = []string{"seq", "state", "lost", "duplicates", "replayed", "reconnects",
-	"drop", "reconnect", "chat-input", "chat-send", "chat-status", "timeline"}
+	"drop", "silent", "reconnect", "chat-input", "chat-send", "chat-status", "timeline"}
 
 // setViewport makes the tab's viewport w×h CSS pixels, as a projector's
 // full-screen browser would have.
@@ -313,7 +313,8 @@ func testShortcuts(t *testing.T, p *page, srv *testServer) {
 		}
 		return out;
 	})()`, &marks)
-	for id, want := range map[string]string{"sse-drop": "S=S", "ws-drop": "W=W", "sse-chat-input": "C=C", "ws-chat-input": "V=V", "tab-stage": "1=1", "tab-cost": "4=4"} {
+	for id, want := range map[string]string{"sse-drop": "S=S", "ws-drop": "W=W", "sse-chat-input": "C=C", "ws-chat-input": "V=V",
+		"sse-silent": "Shift+S=Shift+S", "ws-silent": "Shift+W=Shift+W", "tab-stage": "1=1", "tab-cost": "4=4"} {
 		if marks[id] != want {
 			t.Errorf("#%s: aria-keyshortcuts=<kbd> is %q, want %q", id, marks[id], want)
 		}

@@ -427,3 +427,106 @@ func TestWSClientReconnectsAfterDropWithBackoff(t *testing.T) {
 		t.Errorf("server stats: ws resumes %d → %d; want one more (?lastEventId= on the redial)", before.WS.Resumes, after.WS.Resumes)
 	}
 }
+
+// 8. A silent drop (POST /drop?mode=silent) leaves the stream open and
+// sends nothing more. The browser's EventSource does not notice: it stays
+// OPEN and dispatches nothing, for as long as the server keeps quiet. So a
+// page needs a watchdog of its own (web/static/watchdog.js is the page's;
+// this test runs the same rule in Go, in the page): nothing for 2 ×
+// max(heartbeat_ms, tick interval) (a script never sees the keep-alive
+// comments, only events), then close the EventSource and open a new one
+// with ?lastEventId=: a new object has no Last-Event-ID to send. It must
+// resume at the next seq, 0 lost, 0 duplicated, across origins (CORS).
+func TestEventSourceWatchdogReopensWithLastEventID(t *testing.T) {
+	es := openEventSource(t, srv.Allow+"/sse")
+	evs := es.waitFor(t, "EventSource: hello and 3 ticks", atLeastTicks(3))
+	hello := indexOf(evs, 0, "hello")
+	var h struct {
+		HeartbeatMS int64 `json:"heartbeat_ms"`
+	}
+	_ = json.Unmarshal([]byte(evs[hello].data), &h)
+	hb := time.Duration(h.HeartbeatMS) * time.Millisecond
+	if hb != time.Duration(srv.Heartbeat)*time.Millisecond {
+		t.Fatalf("hello %q names a heartbeat of %v; want the server's %d ms", evs[hello].data, hb, srv.Heartbeat)
+	}
+	limit := 2 * max(hb, time.Duration(srv.Interval)*time.Millisecond)
+	before := stats(t, "allow")
+
+	n, closeAfter := silence(t, "sse")
+	if n < 1 || closeAfter <= limit {
+		t.Fatalf("silent drop: %d streams silenced, closed after %v; want at least this test's, closed after more than the watchdog's %v", n, closeAfter, limit)
+	}
+	// The watchdog: wait until nothing has come for limit.
+	var lastAt time.Time
+	for {
+		recs := es.snapshot()
+		lastAt = recs[len(recs)-1].at
+		wait := time.Until(lastAt.Add(limit))
+		if wait <= 0 {
+			break
+		}
+		select {
+		case <-es.changed:
+		case <-time.After(wait):
+		}
+	}
+	detected := time.Since(lastAt)
+	evs = es.snapshot()
+	if st := es.es.ReadyState(); st != browser.Open || indexOf(evs, hello, "error") >= 0 {
+		t.Fatalf("after %v of silence the EventSource is %v, events %s; want it still OPEN with no error: "+
+			"the browser cannot tell a silent stream from a quiet one", detected, st, describe(evs[hello:]))
+	}
+	last := es.lastSeq()
+	es.es.Close()
+	t.Logf("EventSource silent for %v (watchdog %v; the server closes it after %v) and still OPEN: closed it, reopening after tick %d",
+		detected.Round(time.Millisecond), limit, closeAfter, last)
+
+	again := openEventSource(t, fmt.Sprintf("%s/sse?lastEventId=%d", srv.Allow, last))
+	recs := again.waitFor(t, "the new EventSource: 5 ticks past the old one's last", pastSeq(last+5))
+	seqs := ticksOf(recs)
+	if seqs[0] != last+1 {
+		t.Errorf("the new EventSource's first tick is %d; want %d: ?lastEventId=%d did not resume", seqs[0], last+1, last)
+	}
+	comparetest.CheckNoLoss(t, "EventSource before and after the watchdog", append(ticksOf(evs), seqs...))
+	after := stats(t, "allow")
+	if after.SSE.Resumes != before.SSE.Resumes+1 {
+		t.Errorf("server stats: sse resumes %d → %d; want one more (?lastEventId= on the new EventSource)", before.SSE.Resumes, after.SSE.Resumes)
+	}
+	t.Logf("resumed at tick %d; server stalls (silenced streams their client gave up first) %d → %d", seqs[0], before.SSE.Stalls, after.SSE.Stalls)
+}
+
+// 9. The ws.Client in the browser, after a silent drop of its WebSocket:
+// the socket stays open and quiet (a script sees no ping/pong, so the
+// server's keep-alive messages are what it would hear). Its watchdog (2 ×
+// the hello's heartbeat_ms) gives up with ErrStalled before the server
+// closes the socket, and it redials with ?lastEventId=: 0 lost.
+func TestWSClientWatchdogAfterSilentDrop(t *testing.T) {
+	watchWebSockets(t)
+	client := runWSClient(t, srv.Allow+"/ws", 100*time.Millisecond, time.Second)
+	client.waitFor(t, "ws.Client: 3 ticks", atLeastTicks(3))
+	before := stats(t, "allow")
+	n, closeAfter := silence(t, "ws")
+	if n < 1 {
+		t.Fatalf("silent drop: %d sockets silenced; want at least this test's", n)
+	}
+	last := client.lastSeq()
+	recs := client.waitFor(t, "ws.Client: error, open, then 5 more ticks", func(recs []record) bool {
+		i := indexOf(recs, 1, "error")
+		return i >= 0 && indexOf(recs, i, "open") >= 0 && recs[len(recs)-1].seq > last+5
+	})
+	errAt := indexOf(recs, 1, "error")
+	if !strings.Contains(recs[errAt].data, ws.ErrStalled.Error()) {
+		t.Errorf("ws.Client ended the silent connection with %q; want its watchdog's ErrStalled (before the server closes it after %v)", recs[errAt].data, closeAfter)
+	}
+	lastBefore := lastTickBefore(recs, errAt)
+	if lastBefore != nil {
+		t.Logf("ws.Client: watchdog fired %v after the last tick (%s)", recs[errAt].at.Sub(lastBefore.at).Round(time.Millisecond), recs[errAt].data)
+	}
+	if first := firstTickAfter(recs, errAt); lastBefore == nil || first == nil || first.seq != lastBefore.seq+1 {
+		t.Errorf("ws.Client: ticks around the stall %s; want the next seq first", describe(recs[max(0, errAt-2):min(len(recs), errAt+4)]))
+	}
+	comparetest.CheckNoLoss(t, "ws.Client", ticksOf(recs))
+	if after := stats(t, "allow"); after.WS.Resumes < before.WS.Resumes+1 {
+		t.Errorf("server stats: ws resumes %d → %d; want one more (?lastEventId= on the redial)", before.WS.Resumes, after.WS.Resumes)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ssevsws/ssevsws/web/browser"
 )
@@ -24,6 +25,7 @@ type setup struct {
 	Default   string `json:"deny_default"`
 	Interval  int64  `json:"interval_ms"`
 	Retry     int64  `json:"retry_ms"`
+	Heartbeat int64  `json:"heartbeat_ms"`
 	ReadLimit int64  `json:"read_limit"`
 }
 
@@ -43,6 +45,7 @@ type counters struct {
 	Connects    int64 `json:"connects"`
 	Resumes     int64 `json:"resumes"`
 	Chats       int64 `json:"chats"`
+	Stalls      int64 `json:"stalls"`
 	ChatRefused int64 `json:"chat_refused"`
 }
 
@@ -61,6 +64,19 @@ func drop(t *testing.T, transport string) int {
 	var r struct{ Dropped int }
 	ctlJSON(t, "POST", "/drop?transport="+transport, &r)
 	return r.Dropped
+}
+
+// silence asks the runner to POST /drop?transport=...&mode=silent to the
+// allowing server: it stops writing to that transport's connections without
+// closing them, and closes them after close_after_ms.
+func silence(t *testing.T, transport string) (silenced int, closeAfter time.Duration) {
+	t.Helper()
+	var r struct {
+		Silenced     int   `json:"silenced"`
+		CloseAfterMS int64 `json:"close_after_ms"`
+	}
+	ctlJSON(t, "POST", "/drop?mode=silent&transport="+transport, &r)
+	return r.Silenced, time.Duration(r.CloseAfterMS) * time.Millisecond
 }
 
 // ctlJSON calls the runner's control endpoint and decodes its JSON answer.

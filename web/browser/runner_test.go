@@ -33,6 +33,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -59,6 +60,8 @@ var wasmTests = []string{
 	"TestSSEBackChannelWithFetch",
 	"TestOriginAllowedAndRefused",
 	"TestWSClientReconnectsAfterDropWithBackoff",
+	"TestEventSourceWatchdogReopensWithLastEventID",
+	"TestWSClientWatchdogAfterSilentDrop",
 }
 
 // Environment variables the runner passes to the wasm tests.
@@ -74,7 +77,10 @@ func serverConfig(log *slog.Logger) compare.Config {
 		Interval:      100 * time.Millisecond,
 		Retry:         300 * time.Millisecond,
 		ShutdownRetry: 100 * time.Millisecond,
-		Logger:        log,
+		// A silent drop (POST /drop?mode=silent) stays silent for 3
+		// heartbeats: 1.5 s, against watchdogs of 2 heartbeats.
+		Heartbeat: 500 * time.Millisecond,
+		Logger:    log,
 	}
 }
 
@@ -187,7 +193,8 @@ func parseResults(out string) (order []string, res map[string]string) {
 //	POST /setup              start the servers, configured for the Origin of
 //	                         this request (the page's); answer their URLs and
 //	                         settings (setup below). Later calls answer the same.
-//	POST /drop?transport=T   POST /drop?transport=T to the allowing server from
+//	POST /drop?transport=T[&mode=M]
+//	                         POST /drop?transport=T&mode=M to the allowing server from
 //	                         loopback and answer its status and body (the
 //	                         server's /drop sends no CORS headers, so the page
 //	                         could not read that answer itself).
@@ -218,6 +225,7 @@ type setup struct {
 	Default   string `json:"deny_default"` // http://host:port of a server with the default configuration (no extra origins)
 	Interval  int64  `json:"interval_ms"`
 	Retry     int64  `json:"retry_ms"`
+	Heartbeat int64  `json:"heartbeat_ms"`
 	ReadLimit int64  `json:"read_limit"` // largest WebSocket message the servers take, bytes
 }
 
@@ -323,6 +331,7 @@ func (c *control) serveSetup(w http.ResponseWriter, r *http.Request) {
 		Default:   denyD.URL("http", ""),
 		Interval:  cfg.Interval.Milliseconds(),
 		Retry:     cfg.Retry.Milliseconds(),
+		Heartbeat: cfg.Heartbeat.Milliseconds(),
 		ReadLimit: cfg.ReadLimit,
 	}
 	c.log.Info("servers started for the test page", "origin", origin, "allow", allow.Addr, "deny", deny.Addr, "deny_default", denyD.Addr)
@@ -335,7 +344,11 @@ func (c *control) serveDrop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// From loopback and without an Origin header: allowed without a token.
-	resp, err := http.Post(c.allow.URL("http", "/drop?transport="+r.URL.Query().Get("transport")), "", nil)
+	q := url.Values{"transport": {r.URL.Query().Get("transport")}}
+	if m := r.URL.Query().Get("mode"); m != "" {
+		q.Set("mode", m)
+	}
+	resp, err := http.Post(c.allow.URL("http", "/drop?"+q.Encode()), "", nil)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return

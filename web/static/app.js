@@ -1,19 +1,20 @@
 // app.js: the page's entry point. It builds the two panels from the one
 // <template> in index.html, connects the left one over SSE and the right one
-// over WebSocket, and wires the Drop buttons, the /stats table and the
-// connection-limit experiment, the view tabs and the presenter's keys.
+// over WebSocket, and wires the Drop and Go silent buttons, the /stats
+// table and the connection-limit experiment, the view tabs and the
+// presenter's keys.
 // Why a separate file: each other module has one job (panel.js the display,
 // sse-panel.js and ws-panel.js a transport each, http.js the requests,
-// ticks.js the counting, backoff.js the redial delay, chart.js the latency
-// chart, timeline.js the reconnect story, diagram.js the direction picture,
-// stats.js the cost table, limit.js the connection limit, measure.js the
-// probes, views.js the tabs, keys.js the shortcuts); this one only puts
-// them together.
+// ticks.js the counting, backoff.js the redial delay, watchdog.js the
+// silence detector, chart.js the latency chart, timeline.js the reconnect
+// story, diagram.js the direction picture, stats.js the cost table,
+// limit.js the connection limit, measure.js the probes, views.js the tabs,
+// keys.js the shortcuts); this one only puts them together.
 
 import { Panel } from "./panel.js";
 import { startSSE } from "./sse-panel.js";
 import { startWS } from "./ws-panel.js";
-import { drop } from "./http.js";
+import { drop, silence } from "./http.js";
 import { StatsTable } from "./stats.js";
 import { LimitExperiment } from "./limit.js";
 import { Measure } from "./measure.js";
@@ -40,7 +41,7 @@ const sse = new Panel(template, {
     "stream's client id (from hello) and the server puts the echo on the stream.",
   chatLabel: "Chat: up by POST /chat, echo down the stream",
   who: "the browser reconnects it",
-  keys: { drop: "S", chat: "C" },
+  keys: { drop: "S", silent: "Shift+S", chat: "C" },
 });
 
 const ws = new Panel(template, {
@@ -57,7 +58,7 @@ const ws = new Panel(template, {
     "upgrade (101 Switching Protocols) the connection carries frames both ways; no extra request.",
   chatLabel: "Chat: up the socket, echo down the same socket",
   who: "this page's code reconnects it",
-  keys: { drop: "W", chat: "V" },
+  keys: { drop: "W", silent: "Shift+W", chat: "V" },
 });
 
 for (const panel of [sse, ws]) {
@@ -66,6 +67,14 @@ for (const panel of [sse, ws]) {
     const { text, kind, dropped } = await drop(panel.name);
     if (dropped === 0) panel.dropClickedAt = 0; // nothing closed: no episode to blame on it
     panel.log(text, kind);
+  };
+  panel.onSilent = async () => {
+    const { text, kind, silenced } = await silence(panel.name);
+    if (silenced === 0) panel.silentClickedAt = 0;
+    panel.log(text, kind);
+    if (silenced > 0 && panel.heartbeatMs === null) {
+      panel.log("this server's hello named no heartbeat_ms: no watchdog, the panel waits for the server to close", "warn");
+    }
   };
 }
 
@@ -83,6 +92,9 @@ listen(document, {
 
 const stats = new StatsTable(document.getElementById("cost"), document.getElementById("stats-status"));
 stats.start();
+// The SSE watchdog needs the tick interval (watchdog.js); until its panel
+// has seen two ticks, /stats says it.
+sse.intervalHint = () => stats.last?.interval_ms ?? null;
 
 const measure = new Measure({
   button: document.getElementById("measure-run"),

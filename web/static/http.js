@@ -1,5 +1,5 @@
 // http.js: the small requests the page makes besides its two streams:
-// POST /drop, GET /stats, and turning an error answer into one readable line.
+// POST /drop (close, or go silent), GET /stats, and turning an error answer into one readable line.
 // Why: the server explains refusals (429 with Retry-After, 403 without the
 // token, ...); the log must show the status *and* the server's own words.
 
@@ -51,38 +51,62 @@ export function token() {
 }
 
 // drop asks the server to close every connection of one transport
-// ("sse" or "ws") and returns a log line: {text, kind}.
+// ("sse" or "ws") and returns a log line: {text, kind, dropped}.
 export async function drop(transport) {
+  const r = await postDrop(transport, "close");
+  if (!r.ok) return r;
+  const n = Number.isInteger(r.json?.dropped) ? r.json.dropped : "?";
+  return { text: `drop: the server closed ${n} connection(s)`, kind: "warn", dropped: n };
+}
+
+// silence asks the server to go silent on one transport's connections
+// (POST /drop?mode=silent): it writes nothing more to them, no tick, no
+// keep-alive, without closing them, and closes them only after
+// close_after_ms. Returns a log line: {text, kind, silenced, closeAfterMs}.
+export async function silence(transport) {
+  const r = await postDrop(transport, "silent");
+  if (!r.ok) return r;
+  const n = Number.isInteger(r.json?.silenced) ? r.json.silenced : "?";
+  const after = Number.isInteger(r.json?.close_after_ms) ? r.json.close_after_ms : null;
+  const text =
+    `go silent: the server stopped writing to ${n} connection(s) without closing them` +
+    (after === null ? "" : `; it closes them after ${after} ms`);
+  return { text, kind: "warn", silenced: n, closeAfterMs: after };
+}
+
+// postDrop is POST /drop?transport=...&mode=...: {ok: true, json} or a
+// log line saying why not ({ok: false, text, kind}).
+async function postDrop(transport, mode) {
   const headers = {};
   const t = token();
   if (t) headers.Authorization = `Bearer ${t}`;
+  const what = mode === "silent" ? "go silent" : "drop";
   let res;
   try {
-    res = await fetch(`/drop?transport=${encodeURIComponent(transport)}`, {
+    res = await fetch(`/drop?transport=${encodeURIComponent(transport)}&mode=${mode}`, {
       method: "POST",
       headers,
     });
   } catch (err) {
-    return { text: `drop failed: ${err.message} (is the server running?)`, kind: "error" };
+    return { ok: false, text: `${what} failed: ${err.message} (is the server running?)`, kind: "error" };
   }
   if (res.ok) {
-    let n = "?";
+    let json = null;
     try {
-      const j = await res.json();
-      if (Number.isInteger(j.dropped)) n = j.dropped;
+      json = await res.json();
     } catch {
       // 200 without the JSON: still a success
     }
-    return { text: `drop: the server closed ${n} connection(s)`, kind: "warn", dropped: n };
+    return { ok: true, json };
   }
   if (res.status === 403 || res.status === 401) {
     const why = await describe(res);
     const text = t
-      ? `drop refused: the token in this page's URL is not the one the server printed at start (${why})`
-      : `drop needs the token printed by the server at start: open the page with ?token=... (${why})`;
-    return { text, kind: "error" };
+      ? `${what} refused: the token in this page's URL is not the one the server printed at start (${why})`
+      : `${what} needs the token printed by the server at start: open the page with ?token=... (${why})`;
+    return { ok: false, text, kind: "error" };
   }
-  return { text: `drop refused: ${await describe(res)}`, kind: "error" };
+  return { ok: false, text: `${what} refused: ${await describe(res)}`, kind: "error" };
 }
 
 // getStats reads GET /stats: {ok: true, stats} or {ok: false, text}.

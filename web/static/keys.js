@@ -5,6 +5,9 @@
 // Why: on stage the teacher talks and faces the class; one key press drops
 // a transport or opens a chat box, no mouse hunt on a projector.
 //
+// A letter with Shift is its own shortcut: aria-keyshortcuts="Shift+S" (go
+// silent) is not "S" (drop). The <kbd> shows the same text.
+//
 // A key does nothing while the focus is in a text field (the teacher is
 // typing a chat message), nor with Ctrl, Alt or Meta (browser shortcuts).
 // Escape leaves a text field, so the keys work again.
@@ -22,7 +25,7 @@ export function listen(doc, { reveal = () => {} } = {}) {
       return;
     }
     if (e.repeat) return; // a held key drops once, not ten times
-    const el = find(doc, e.key);
+    const el = find(doc, keyName(e));
     if (!el) return;
     e.preventDefault();
     if (isTextField(el)) armed = { key: e.key.toUpperCase(), el };
@@ -36,9 +39,15 @@ export function listen(doc, { reveal = () => {} } = {}) {
   });
 }
 
-// find returns the control whose aria-keyshortcuts is key.
-function find(doc, key) {
-  const want = key.length === 1 ? key.toUpperCase() : key;
+// keyName names a key press as aria-keyshortcuts does: "S", "Shift+S",
+// "1", "Escape". Shift counts only with letters (Shift+1 types "!").
+function keyName(e) {
+  if (/^[a-z]$/i.test(e.key)) return (e.shiftKey ? "Shift+" : "") + e.key.toUpperCase();
+  return e.key;
+}
+
+// find returns the control whose aria-keyshortcuts is want.
+function find(doc, want) {
   for (const el of doc.querySelectorAll("[aria-keyshortcuts]")) {
     if (el.getAttribute("aria-keyshortcuts").split(" ").includes(want)) return el;
   }

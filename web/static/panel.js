@@ -11,6 +11,7 @@ import { TickCounter } from "./ticks.js";
 import { LatencyChart } from "./chart.js";
 import { Timeline, clock } from "./timeline.js";
 import { Diagram } from "./diagram.js";
+import { limitFor } from "./watchdog.js";
 
 const LOG_LINES = 20;
 const STATES = ["connecting", "open", "reconnecting", "closed"];
@@ -21,9 +22,10 @@ const utf8 = new TextEncoder();
 export class Panel {
   // template: the <template id="panel-template">; opts: name ("sse"|"ws"),
   // title, subtitle, note, directionNote, chatLabel, by ("browser"|"page":
-  // who reconnects) and who (the same in words), keys ({drop, chat}: the
-  // presenter's keys, see keys.js). The transport and app.js set the
-  // onChat(text) -> Promise<boolean>, onDrop() and onReconnect() hooks.
+  // who reconnects) and who (the same in words), keys ({drop, silent,
+  // chat}: the presenter's keys, see keys.js). The transport and app.js set
+  // the onChat(text) -> Promise<boolean>, onDrop(), onSilent() and
+  // onReconnect() hooks.
   constructor(template, { name, title, subtitle, note, directionNote, chatLabel, by, who, keys }) {
     this.name = name;
     this.by = by;
@@ -45,9 +47,12 @@ export class Panel {
     slot("chat-label").textContent = chatLabel;
     slot("chat-label").parentElement.htmlFor = this.fields["chat-input"].id;
     slot("who").textContent = who;
+    this.fields.timeline.dataset.empty = `No reconnect yet. Press Drop: ${who}. Go silent: this page's watchdog notices.`;
     // The key is shown (<kbd>) and declared (aria-keyshortcuts) together.
     slot("drop-key").textContent = keys.drop;
     this.fields.drop.setAttribute("aria-keyshortcuts", keys.drop);
+    slot("silent-key").textContent = keys.silent;
+    this.fields.silent.setAttribute("aria-keyshortcuts", keys.silent);
     slot("chat-key").textContent = keys.chat;
     this.fields["chat-input"].setAttribute("aria-keyshortcuts", keys.chat);
 
@@ -57,7 +62,14 @@ export class Panel {
     this.diagram = new Diagram(this.fields.diagram, `diagram-${name}`);
     this.episode = null; // the reconnect episode under way, if any
     this.dropClickedAt = 0;
+    this.silentClickedAt = 0;
     this.events = 0;
+    this.keepalives = 0; // WebSocket keep-alive messages: not events, see handle
+    this.heartbeatMs = null; // from the current connection's hello
+    this.intervalMs = null; // the tick interval, seen from two ticks
+    this.prevTick = null; // {seq, t} of the last tick with a time
+    this.intervalHint = () => null; // app.js: the interval /stats gives
+    this.watchdogMs = null; // the limit the transport's watchdog runs with
     this.echoes = 0;
     this.reconnects = 0;
     this.bytesLast = 0;
@@ -70,6 +82,7 @@ export class Panel {
     this.state = "connecting";
     this.onChat = async () => false;
     this.onDrop = async () => {};
+    this.onSilent = async () => {};
     this.onReconnect = () => {};
     this.wire();
     this.setState("connecting");
@@ -101,6 +114,15 @@ export class Panel {
         await this.onDrop();
       } finally {
         f.drop.disabled = false;
+      }
+    });
+    f.silent.addEventListener("click", async () => {
+      f.silent.disabled = true;
+      this.silentClickedAt = Date.now();
+      try {
+        await this.onSilent();
+      } finally {
+        f.silent.disabled = false;
       }
     });
     f.reconnect.addEventListener("click", () => this.onReconnect());
@@ -157,6 +179,55 @@ export class Panel {
     return this.episode;
   }
 
+  // watchdogLimit is how long the current connection may stay silent:
+  // {ms, why}, or null (no watchdog yet). See limitFor in watchdog.js.
+  watchdogLimit(seesKeepAlives) {
+    return limitFor(this.heartbeatMs, this.intervalMs ?? this.intervalHint(), seesKeepAlives);
+  }
+
+  // showWatchdog shows the limit the transport armed its watchdog with.
+  showWatchdog(limit) {
+    this.watchdogMs = limit ? limit.ms : null;
+    this.fields.watchdog.textContent = limit ? `${limit.ms} ms (${limit.why})` : "off";
+  }
+
+  // stalled is called by the transport when its watchdog gave up on a
+  // connection that looked open: nothing came from lastAt to at. It starts
+  // a "stall" episode (or counts one more try of the one under way) and
+  // returns it, as connectionLost does.
+  stalled({ lastAt, at, limit }) {
+    const cause = `watchdog: nothing for ${limit.ms} ms (${limit.why})`;
+    this.log(`${cause}: the connection still looked open; this page gives up on it`, "warn");
+    if (this.episode) {
+      this.episode.retry();
+      return this.episode;
+    }
+    if (this.counter.last === null) return null;
+    this.episode = this.timeline.start({
+      at: lastAt,
+      stalledAt: at,
+      kind: "stall",
+      cause,
+      lastSeq: this.counter.last,
+      lostBefore: this.counter.lost,
+      by: "page",
+    });
+    if (at - this.silentClickedAt < 4 * limit.ms + DROP_BLAME_MS) {
+      this.episode.note = `the server went silent on request (Go silent at ${clock(this.silentClickedAt)})`;
+    }
+    this.silentClickedAt = 0;
+    return this.episode;
+  }
+
+  // keepalive counts a WebSocket keep-alive message. It is not an event in
+  // the counters (nothing happened; it only says the path is alive), it
+  // writes no log line, and its bytes are not counted: the transport fed
+  // the watchdog with it, which is all it is for.
+  keepalive() {
+    this.keepalives++;
+    this.fields.keepalives.textContent = String(this.keepalives);
+  }
+
   // opened is called when a connection is up: the first one, or a
   // reconnect. how says who reconnected and how (for the timeline).
   opened(how = "") {
@@ -190,11 +261,15 @@ export class Panel {
       return;
     }
     switch (type) {
-      case "hello":
+      case "hello": {
         this.counter.hello();
         this.setClient(typeof data.client === "string" ? data.client : null);
-        this.log(`hello client=${this.client ?? "?"}`, "info");
+        const hb = data.heartbeat_ms;
+        this.heartbeatMs = Number.isSafeInteger(hb) && hb > 0 ? hb : null;
+        const beat = this.heartbeatMs === null ? "no heartbeat_ms: no watchdog" : `heartbeat_ms=${hb}`;
+        this.log(`hello client=${this.client ?? "?"} ${beat}`, "info");
         break;
+      }
       case "tick":
         this.tick(data, lastEventId);
         break;
@@ -232,6 +307,7 @@ export class Panel {
       return;
     }
     const now = Date.now();
+    this.learnInterval(seq, time);
     const r = this.counter.tick(seq, time, data.replay === true || data.replayed === true, now);
     if (this.firstTickMs === null) this.firstTickMs = now - this.openedAt;
     const f = this.fields;
@@ -262,6 +338,19 @@ export class Panel {
         return;
     }
     this.logTick(seq, r.replayed);
+  }
+
+  // learnInterval works out the tick interval from two ticks: their times
+  // differ by (seq difference) × interval, replayed or live alike.
+  learnInterval(seq, time) {
+    const t = Date.parse(time);
+    if (!Number.isFinite(t)) return;
+    const p = this.prevTick;
+    if (p && seq > p.seq) {
+      const iv = Math.round((t - p.t) / (seq - p.seq));
+      if (iv > 0) this.intervalMs = iv;
+    }
+    this.prevTick = { seq, t };
   }
 
   // logTick logs a tick, folding a run of consecutive ticks into one line
@@ -351,6 +440,10 @@ export class Panel {
       seq: c.last,
       lastId: this.lastId,
       events: this.events,
+      keepalives: this.keepalives,
+      heartbeatMs: this.heartbeatMs,
+      intervalMs: this.intervalMs,
+      watchdogMs: this.watchdogMs,
       ticks: c.ticks,
       reconnects: this.reconnects,
       lost: c.lost,

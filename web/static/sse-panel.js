@@ -5,18 +5,50 @@
 // retry: delay) and sends the Last-Event-ID header with the id of the last
 // tick, so the server can replay what was missed. Only a non-200 answer or a
 // wrong Content-Type makes it give up for good (readyState CLOSED).
+// What it does not do: notice a stream that stays open but carries nothing
+// (a dead path). So this panel runs a watchdog (watchdog.js): silent for too
+// long, it closes the EventSource and opens a new one with ?lastEventId=.
 // SSE is one-way, so chat goes up as a separate HTTP request that names the
 // client id from the hello event; the echo comes back down the stream.
 
 import { describe } from "./http.js";
+import { Watchdog } from "./watchdog.js";
 
 const TYPES = ["hello", "tick", "echo", "gap"];
 
 export function startSSE(panel) {
   let es = null;
   let manualURL = null; // set while a "Reconnect now" EventSource connects
+  let byWatchdog = false; // set while the watchdog's new EventSource connects
+  const dog = new Watchdog(abandon);
 
-  function connect(manual) {
+  // rearm (re)sets the watchdog: the limit can change once the tick
+  // interval is known. Comments are invisible here, hence false.
+  function rearm() {
+    const limit = panel.watchdogLimit(false);
+    dog.arm(limit?.ms);
+    if (limit?.ms !== panel.watchdogMs) panel.showWatchdog(limit);
+  }
+
+  // abandon is the watchdog firing: the stream is silent, yet EventSource
+  // still says OPEN and would wait for ever. Close it and open a new one at
+  // once, resuming by ?lastEventId= (a new object has no Last-Event-ID to
+  // send). At once: the old stream is dead, there is nothing to wait for;
+  // if the new request fails, EventSource's own retry takes over from there.
+  function abandon({ lastAt, at }) {
+    const limit = panel.watchdogLimit(false);
+    const ep = panel.stalled({ lastAt, at, limit });
+    connect(true, true);
+    if (ep) {
+      ep.explain(
+        `EventSource still said OPEN: it has no timeout, and the server's keep-alive comments never reach a ` +
+          `script. This page closed it and opened new EventSource(${manualURL}).`,
+      );
+    }
+  }
+
+  function connect(manual, watchdog = false) {
+    dog.stop();
     if (es) es.close();
     // A new EventSource object has no Last-Event-ID to send, so a manual
     // reconnect resumes with the ?lastEventId= query parameter instead.
@@ -24,17 +56,23 @@ export function startSSE(panel) {
     const last = panel.lastSeq();
     const url = manual && last !== null ? `/sse?lastEventId=${last}` : "/sse";
     manualURL = manual ? url : null;
+    byWatchdog = watchdog;
     panel.setState(panel.everOpened ? "reconnecting" : "connecting");
     const source = new EventSource(url);
     es = source;
 
     source.addEventListener("open", () => {
       if (es !== source) return;
-      const how = manualURL
+      dog.feed();
+      const how = byWatchdog
+        ? `This page's watchdog gave up on the silent stream and made a new EventSource(${manualURL}): ` +
+          `a new object has no Last-Event-ID, so the last seq goes in the URL.`
+        : manualURL
         ? `This page made a new EventSource(${manualURL}): a new object has no Last-Event-ID, so the last seq goes in the URL.`
         : `The browser reconnected by itself (after the retry: time the server set) and sent ` +
           `Last-Event-ID: ${panel.lastId}. This page ran no code for it.`;
       manualURL = null;
+      byWatchdog = false;
       panel.opened(how);
     });
     source.addEventListener("error", (e) => {
@@ -45,6 +83,7 @@ export function startSSE(panel) {
         handleData("error", e);
         return;
       }
+      dog.stop(); // gone, not silent: EventSource says so itself
       if (source.readyState === EventSource.CLOSED) {
         panel.setState("closed");
         const why =
@@ -67,11 +106,18 @@ export function startSSE(panel) {
       panel.setState("reconnecting");
     });
     for (const type of TYPES) {
-      source.addEventListener(type, (e) => handleData(type, e));
+      source.addEventListener(type, (e) => {
+        if (es !== source) return;
+        dog.feed();
+        handleData(type, e);
+        if (type === "hello" || type === "tick") rearm();
+      });
     }
     // Events without an event: name arrive as "message"; the server sends
     // none, so show any that comes.
     source.addEventListener("message", (e) => {
+      if (es !== source) return;
+      dog.feed();
       panel.received(e.data);
       panel.log(`unnamed event: ${String(e.data).slice(0, 100)}`, "warn");
     });

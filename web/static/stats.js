@@ -12,7 +12,7 @@
 import { getStats } from "./http.js";
 import { clock } from "./timeline.js";
 
-const KEYS = ["open", "connects", "resumes", "ticks", "bytes", "dropped", "chats"];
+const KEYS = ["open", "connects", "resumes", "ticks", "bytes", "dropped", "stalls", "chats"];
 
 export class StatsTable {
   // root: the element that holds every [data-stat] cell; status: the line

@@ -6,6 +6,13 @@
 //   who reconnected and how (the browser by itself, or this page's code)
 //   gap 307 ms · 3 ticks replayed (1235–1237) · lost 0
 //
+// A stall (the connection looked open but carried nothing, and the panel's
+// watchdog gave up on it, watchdog.js) has one more step, and counts from
+// the last message received, when the silence began:
+//
+//   silent 0 ms → stalled +1003 ms → reconnect +1160 ms → resumed +1172 ms
+//   detected after 1003 ms · back 169 ms later · 11 ticks replayed · lost 0
+//
 // Why a module of its own: it is the one place that turns the transports'
 // events into the story the class should see, with measured times.
 
@@ -22,12 +29,14 @@ export class Timeline {
 
   // start opens an episode: at is when it began (the Drop click, or when
   // the loss was noticed), lastSeq the last tick seen before it.
-  start({ at, cause, lastSeq, lostBefore, by }) {
-    const ep = new Episode(this, { at, cause, lastSeq, lostBefore, by });
+  // kind is "drop" (the connection went away) or "stall" (the watchdog
+  // gave up on a silent one at stalledAt; at is then the last message).
+  start({ at, cause, lastSeq, lostBefore, by, kind = "drop", stalledAt = null }) {
+    const ep = new Episode(this, { at, cause, lastSeq, lostBefore, by, kind, stalledAt });
     this.all.push(ep);
     this.list.prepend(ep.li);
     while (this.list.childElementCount > KEEP) this.list.lastElementChild.remove();
-    this.chart.mark(at, "drop");
+    this.chart.mark(stalledAt ?? at, "drop");
     return ep;
   }
 
@@ -37,14 +46,16 @@ export class Timeline {
 }
 
 class Episode {
-  constructor(timeline, { at, cause, lastSeq, lostBefore, by }) {
+  constructor(timeline, { at, cause, lastSeq, lostBefore, by, kind, stalledAt }) {
     this.timeline = timeline;
+    this.kind = kind;
+    this.stalledAt = stalledAt;
     this.at = at;
     this.cause = cause;
     this.lastSeq = lastSeq;
     this.lostBefore = lostBefore;
     this.by = by;
-    this.phase = "dropped";
+    this.phase = kind === "stall" ? "stalled" : "dropped";
     this.attempts = 0;
     this.reconnectAt = null;
     this.resumedAt = null;
@@ -63,7 +74,8 @@ class Episode {
     const steps = document.createElement("ol");
     steps.className = "steps";
     this.steps = {};
-    for (const name of ["drop", "reconnect", "resumed"]) {
+    const names = kind === "stall" ? ["silent", "stalled", "reconnect", "resumed"] : ["drop", "reconnect", "resumed"];
+    for (const name of names) {
       const s = document.createElement("li");
       s.className = "step";
       s.dataset.step = name;
@@ -147,13 +159,23 @@ class Episode {
     li.dataset.phase = this.phase;
     li.dataset.by = this.by;
     li.dataset.cause = this.cause;
-    this.el.head.textContent = `${this.cause} · ${clock(this.at)}` +
+    li.dataset.kind = this.kind;
+    // A stall's cause is long ("watchdog: nothing for 1000 ms (2 ×
+    // heartbeat 500 ms)"); its clock time is in the steps' title.
+    this.el.head.textContent = (this.kind === "stall" ? this.cause : `${this.cause} · ${clock(this.at)}`) +
       (this.attempts > 0 ? ` · ${this.attempts} failed tr${this.attempts === 1 ? "y" : "ies"}` : "");
     const since = (t) => (t === null ? "…" : `+${Math.max(0, Math.round(t - this.at))} ms`);
-    this.steps.drop.querySelector(".step-when").textContent = "0 ms";
+    const first = this.steps.drop ?? this.steps.silent;
+    first.querySelector(".step-when").textContent = "0 ms";
+    first.dataset.done = "true";
+    first.title = `${first.dataset.step} at ${clock(this.at)}`;
+    if (this.steps.stalled) {
+      this.steps.stalled.querySelector(".step-when").textContent = since(this.stalledAt);
+      this.steps.stalled.dataset.done = "true";
+      this.steps.stalled.title = `the watchdog gave up at ${clock(this.stalledAt)}`;
+    }
     this.steps.reconnect.querySelector(".step-when").textContent = since(this.reconnectAt);
     this.steps.resumed.querySelector(".step-when").textContent = since(this.resumedAt);
-    this.steps.drop.dataset.done = "true";
     this.steps.reconnect.dataset.done = String(this.reconnectAt !== null);
     this.steps.resumed.dataset.done = String(this.phase === "resumed");
     this.el.how.textContent = this.how;
@@ -168,6 +190,13 @@ class Episode {
       const range = this.replayed > 0 ? ` (${this.replayFrom}–${this.replayTo})` : "";
       const word = this.replayed === 1 ? "tick" : "ticks";
       result = `gap ${gap} ms · ${this.replayed} ${word} replayed${range} · lost ${this.lost}`;
+      if (this.kind === "stall") {
+        const detect = Math.round(this.stalledAt - this.at);
+        const back = Math.round(this.resumedAt - this.stalledAt);
+        li.dataset.detectMs = String(detect);
+        li.dataset.resumeMs = String(back);
+        result = `detected after ${detect} ms · back ${back} ms later · ${this.replayed} ${word} replayed${range} · lost ${this.lost}`;
+      }
       if (this.lastSeq !== null && this.firstSeq === this.lastSeq + 1) {
         result += ` · the server went on right after ${this.lastSeq}`;
       }
@@ -182,9 +211,14 @@ class Episode {
 
   snapshot() {
     return {
+      kind: this.kind,
       phase: this.phase,
       by: this.by,
       cause: this.cause,
+      // A stall: from the last message to the watchdog firing, and from
+      // there to the first tick on the new connection.
+      detectMs: this.stalledAt === null ? null : Math.round(this.stalledAt - this.at),
+      resumeMs: this.stalledAt === null || this.resumedAt === null ? null : Math.round(this.resumedAt - this.stalledAt),
       attempts: this.attempts,
       reconnectMs: this.reconnectAt === null ? null : Math.round(this.reconnectAt - this.at),
       gapMs: this.resumedAt === null ? null : Math.round(this.resumedAt - this.at),

@@ -5,8 +5,13 @@
 // itself: on close it waits (exponential backoff with jitter, backoff.js),
 // redials, and resumes with ?lastEventId=<last seq seen> so the server can
 // replay the missed ticks and none is lost.
+// A dead path closes nothing, and a script never sees ping/pong frames, so
+// the server also sends {"type":"keepalive"} after heartbeat_ms of silence
+// and this panel runs a watchdog (watchdog.js) on every message, keep-alives
+// included: silent for twice the heartbeat, it closes the socket and redials.
 
 import { Backoff } from "./backoff.js";
+import { Watchdog } from "./watchdog.js";
 
 // What the close codes the server uses mean (RFC 6455, section 7.4.1).
 const CLOSE_CODES = {
@@ -34,9 +39,39 @@ export function startWS(panel) {
   let ws = null;
   let timer = null;
 
-  let redial = null; // {url, delay, attempt} of the dial under way after a close
+  let redial = null; // {url, delay, attempt, watchdog} of the dial under way after a close
+  const dog = new Watchdog(abandon);
+
+  // abandon is the watchdog firing: the socket still says OPEN, but nothing
+  // came for twice the heartbeat. The page closes it (4000: an application
+  // code; on a dead path the server never hears it, so the close event is
+  // not waited for) and redials after the usual backoff wait, as after any
+  // close. Why wait: the first wait is short (125-250 ms, against a
+  // detection time of seconds), and when a server or a proxy stalls for
+  // everyone at once, every page's watchdog fires at about the same moment;
+  // the jitter spreads their redials as it does after a restart.
+  function abandon({ lastAt, at }) {
+    const limit = panel.watchdogLimit(true);
+    const ep = panel.stalled({ lastAt, at, limit });
+    const old = ws;
+    ws = null; // its close event, whenever it comes, is now ignored
+    if (old) old.close(4000, "watchdog: nothing received");
+    const attempt = backoff.attempt + 1;
+    const delay = backoff.next();
+    redial = { url: "", delay, attempt, watchdog: true };
+    panel.setState("reconnecting");
+    panel.log(`the page closed the silent socket and redials in ${delay} ms (backoff with jitter)`, "info");
+    if (ep) {
+      ep.explain(
+        `The socket still said OPEN: a script sees no ping/pong, and a dead path brings no close. This page's ` +
+          `watchdog closed it and waits ${delay} ms (backoff, try ${attempt}), then redials with ?lastEventId=${panel.lastSeq()}.`,
+      );
+    }
+    timer = setTimeout(connect, delay);
+  }
 
   function connect() {
+    dog.stop();
     clearTimeout(timer);
     timer = null;
     panel.setState(panel.everOpened ? "reconnecting" : "connecting");
@@ -47,10 +82,12 @@ export function startWS(panel) {
 
     sock.addEventListener("open", () => {
       if (ws !== sock) return;
+      dog.feed();
       panel.opened(
         redial === null
           ? ""
-          : `This page's code redialled ${redial.url} ` +
+          : (redial.watchdog ? "This page's watchdog closed the silent socket, then its code" : "This page's code") +
+              ` redialled ${redial.url} ` +
               (redial.delay > 0
                 ? `after a ${redial.delay} ms backoff wait (try ${redial.attempt}). `
                 : "at once (Reconnect now). ") +
@@ -60,6 +97,7 @@ export function startWS(panel) {
     });
     sock.addEventListener("message", (e) => {
       if (ws !== sock) return;
+      dog.feed();
       if (typeof e.data !== "string") {
         panel.log("binary message ignored: the protocol is JSON text", "warn");
         return;
@@ -75,14 +113,24 @@ export function startWS(panel) {
       // not on open alone: a server that accepts and closes at once must
       // not be redialled every 250 ms forever.
       if (type === "tick") backoff.reset();
+      if (type === "keepalive") {
+        panel.keepalive(); // fed the watchdog above; that is all it is for
+        return;
+      }
       panel.received(e.data);
       panel.handle(type, msg);
+      if (type === "hello") {
+        const limit = panel.watchdogLimit(true);
+        dog.arm(limit?.ms);
+        panel.showWatchdog(limit);
+      }
     });
     // "error" carries no detail in browsers; "close" always follows it and
     // has the code and reason, so only close is shown.
     sock.addEventListener("close", (e) => {
       if (ws !== sock) return;
       ws = null;
+      dog.stop();
       const meaning = CLOSE_CODES[e.code] ?? "";
       let line = `closed ${e.code}`;
       if (meaning) line += ` (${meaning})`;
@@ -117,6 +165,7 @@ export function startWS(panel) {
     panel.log("reconnect now (skipping the backoff wait)", "info");
     backoff.reset();
     redial = { url: "", delay: 0, attempt: 1 };
+    dog.stop();
     if (ws) {
       const old = ws;
       ws = null; // its close event is now ignored
