@@ -13,13 +13,14 @@ import (
 // /drop does; a client that gave up first counts as a stall in /stats.
 
 // silentFor is how long a silenced connection stays open: three heartbeats,
-// so that a client's watchdog (twice the heartbeat) fires first, and at
-// least a second.
+// or three ticks if they are further apart (a page's EventSource cannot see
+// the keep-alive comments, so its watchdog waits twice the longer of the
+// two), so that every client's watchdog fires first; at least a second.
 func (s *Server) silentFor() time.Duration {
 	if s.cfg.Heartbeat <= 0 {
 		return 30 * time.Second // no heartbeat, no watchdog: long enough to see that nothing happens
 	}
-	return max(3*s.cfg.Heartbeat, time.Second)
+	return max(3*max(s.cfg.Heartbeat, s.cfg.Interval), time.Second)
 }
 
 // silence makes every open connection of transport t silent, closes those
