@@ -34,7 +34,7 @@ func TestCompareStorm(t *testing.T) {
 	for _, r := range rep.Rows {
 		rows[r.Key] = r
 	}
-	for _, key := range []string{"first_wait", "spread", "down", "resume_p50", "resume_all", "peak_accepts", "failed_dials", "lost_ticks", "dup_ticks"} {
+	for _, key := range []string{"first_wait", "spread", "shutdown", "down", "resume_p50", "resume_all", "peak_accepts", "failed_dials", "lost_ticks", "dup_ticks"} {
 		r, ok := rows[key]
 		if !ok || len(r.Values) != len(rep.Results) {
 			t.Errorf("row %q: %+v", key, r)

@@ -84,6 +84,7 @@ func stormRows(res []StormResult) []StormRow {
 	}{
 		{"first_wait", "first wait", "ms", "end of the connection to the redial: SSE retry:, WS backoff (at most)", func(r StormResult) float64 { return ms(r.FirstWait) }},
 		{"spread", "jitter spread", "ms", "the random part of the first wait", func(r StormResult) float64 { return ms(r.Spread) }},
+		{"shutdown", "old server's shutdown", "ms", "SSE streams end with their retry:, WebSockets with a close handshake", func(r StormResult) float64 { return ms(r.Shutdown) }},
 		{"down", "server down", "ms", "shutdown begins to the new server listening", func(r StormResult) float64 { return ms(r.Down) }},
 		{"resume_p50", "half resumed", "ms", "shutdown begins to a client's first tick on its new connection", func(r StormResult) float64 { return ms(r.Resume.P50) }},
 		{"resume_all", "all resumed", "ms", "... to the last client's", func(r StormResult) float64 { return ms(r.Resume.Max) }},
