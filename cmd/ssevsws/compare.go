@@ -60,6 +60,11 @@ delivered tick and RSS per idle connection, from 100 to 10,000 clients
 clients in a second process; it prints a table (or -json) and draws the
 chart as an SVG file (-svg). Linux only; 10,000 clients take a few minutes.
 
+With -storm it restarts an in-process server under -storm-clients clients
+of each transport, with and without jittered reconnects, and prints how
+they come back: time until all resumed, peak accepts per second, failed
+dials, lost and duplicated ticks.
+
 Flags:
 `)
 		fs.PrintDefaults()
@@ -74,6 +79,10 @@ Flags:
 	sweep := fs.Bool("sweep", false, "measure the cost curve (CPU per tick, memory per connection) over -sweep-clients instead of the probes")
 	sweepClients := fs.String("sweep-clients", "100,300,1000,3000,10000", "with -sweep, the client `counts` to measure, comma-separated")
 	svg := fs.String("svg", defaultSweepSVG, "with -sweep, write the chart to this `file` (\"\": no chart)")
+	storm := fs.Bool("storm", false, "restart a server under a crowd of clients, with and without jitter, instead of the probes")
+	stormClients := fs.Int("storm-clients", 2000, "with -storm, clients per transport")
+	stormJitter := fs.Duration("storm-jitter", probe.StormOptions{}.WithDefaults().Jitter, "with -storm, the spread of the SSE retry: in the runs with jitter")
+	stormPause := fs.Duration("storm-pause", 0, "with -storm, how long no server listens between the old one's shutdown and the new one (a process restarting)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -95,6 +104,22 @@ Flags:
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *storm {
+		for _, name := range []string{"url", "clients", "duration", "token", "pace", "insecure", "sweep", "sweep-clients", "svg"} {
+			if set[name] {
+				return usage("-%s does not go with -storm", name)
+			}
+		}
+		if *stormClients < 1 || *stormJitter <= 0 || *stormPause < 0 {
+			return usage("-storm-clients %d, -storm-jitter %v, -storm-pause %v: must be positive (the pause may be 0)", *stormClients, *stormJitter, *stormPause)
+		}
+		return runStorm(ctx, probe.StormOptions{Clients: *stormClients, Jitter: *stormJitter, Pause: *stormPause}, *asJSON, stdout, stderr)
+	}
+	for _, name := range []string{"storm-clients", "storm-jitter", "storm-pause"} {
+		if set[name] {
+			return usage("-%s needs -storm", name)
+		}
+	}
 	if *sweep {
 		for _, name := range []string{"url", "clients", "token", "pace", "insecure"} {
 			if set[name] {

@@ -53,6 +53,11 @@
 //     a raw write(2) floor (sweepfloor.go), with the clients in a second
 //     process (sweepclient.go) and the chart drawn by sweepsvg.go;
 //     sweep_unix.go and sweep_other.go: what only Linux can measure.
+//   - storm.go: StormRun, a server restarted under thousands of reconnecting
+//     clients of one transport, with or without jitter: how long until all
+//     are back, the peak accept rate, failed dials, lost ticks;
+//     stormfleet.go: the crowd; stormreport.go: Storm, the four runs side
+//     by side behind `ssevsws compare -storm`.
 //   - rlimit_unix.go, rlimit_other.go: RaiseFileLimit, for thousands of
 //     connections in one process.
 package probe

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/ssevsws/ssevsws/compare/probe"
+)
+
+// runStorm is `ssevsws compare -storm`: probe.Storm, then the table (or
+// JSON). The exit code is 0 when every run came back, 1 otherwise.
+func runStorm(ctx context.Context, opts probe.StormOptions, asJSON bool, stdout, stderr io.Writer) int {
+	p := newProgress(stderr)
+	opts.Progress = p.step
+	rep, err := probe.Storm(ctx, opts)
+	p.finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "ssevsws compare: interrupted")
+		} else {
+			fmt.Fprintln(stderr, "ssevsws compare -storm:", err)
+		}
+		return 1
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "ssevsws compare:", err)
+			return 1
+		}
+		return 0
+	}
+	printStorm(stdout, rep)
+	return 0
+}
+
+// printStorm prints the storm as one table: a row per measure, a column
+// per transport and jitter, then what the rows and the runs mean.
+func printStorm(w io.Writer, rep *probe.StormReport) {
+	fmt.Fprintf(w, "ssevsws compare -storm: %d clients per transport, in-process server restarted, tick %dms; %s %s/%s, %d CPUs; %s; %s in all\n\n",
+		rep.Clients, rep.IntervalMS, rep.Go, rep.OS, rep.Arch, rep.CPUs, rep.Date.Format("2006-01-02 15:04 UTC"), rep.Wall)
+	head := []string{""}
+	for _, r := range rep.Results {
+		head = append(head, r.Name())
+	}
+	cells := [][]string{head}
+	for _, r := range rep.Rows {
+		cells = append(cells, append([]string{r.Label}, r.Texts...))
+	}
+	writeCells(w, cells)
+	fmt.Fprintln(w)
+	for _, r := range rep.Rows {
+		if r.Note != "" {
+			fmt.Fprintf(w, "  %s: %s\n", r.Label, r.Note)
+		}
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
+}
