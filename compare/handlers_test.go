@@ -3,6 +3,7 @@ package compare_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -139,8 +140,10 @@ func TestChatLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if data, ok := strings.CutPrefix(line, `data: {"client":"`); ok {
-			id = strings.TrimSuffix(strings.TrimSpace(data), `"}`)
+		if data, ok := strings.CutPrefix(line, `data: {"client":`); ok {
+			var hello struct{ Client string }
+			json.Unmarshal([]byte(`{"client":`+data), &hello)
+			id = hello.Client
 		}
 	}
 

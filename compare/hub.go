@@ -95,6 +95,8 @@ type subscription struct {
 
 	chat tokenBucket
 
+	release func() // ends what hold (route.go) started: chats from other instances
+
 	live bool // it takes published ticks; set by goLive, under h.mu
 }
 
@@ -139,6 +141,7 @@ func (h *hub) subscribe(t Transport, lastID string, out *fanout.Conn, finish fun
 	if plan.HasGap() {
 		st.Gaps.Add(1)
 	}
+	s.release = h.hold(s)
 	return s, nil
 }
 
@@ -247,6 +250,7 @@ func (s *subscription) close() {
 	delete(s.h.subs, s.id)
 	delete(s.h.queued, s.id)
 	s.h.mu.Unlock()
+	s.release()
 	s.end(nil)
 	s.h.stats.of(s.transport).Open.Add(-1)
 }

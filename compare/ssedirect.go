@@ -78,7 +78,7 @@ func (s *Server) serveSSEDirect(w http.ResponseWriter, r *http.Request, stream *
 	out.KeepAlive(s.cfg.Heartbeat, sseKeepAliveChunk)
 	go c.watch()
 
-	hello, _ := sse.AppendEvent(nil, sseHello(sub.id))
+	hello, _ := sse.AppendEvent(nil, sseHello(sub.id, s.cfg.Instance))
 	if c.write(hello, false) != nil {
 		return true
 	}

@@ -13,7 +13,7 @@ import (
 // it is encoded. The JSON in data is the same as in the WebSocket message
 // of the same name, without its "type": the SSE event name says it.
 const (
-	EventHello = "hello" // first event: {"client":"<id>"}, the id POST /chat must name
+	EventHello = "hello" // first event: {"client":"<id>","instance":"<name>"}, the id POST /chat must name
 	EventTick  = "tick"  // id: <seq>, data {"seq":N,"time":"<RFC 3339, ms, UTC>"}
 	EventGap   = "gap"   // {"from":A,"to":B}: ticks older than the replay window
 	EventEcho  = "echo"  // {"text":"..."}: the answer to a POST /chat
@@ -62,11 +62,13 @@ func hexLen(n int) int {
 // echo): only ticks carry an id.
 func isSSETick(frame []byte) bool { return len(frame) > 3 && string(frame[:3]) == "id:" }
 
-// sseHello is the first event of a stream: the client id for POST /chat.
-func sseHello(client string) sse.Event {
+// sseHello is the first event of a stream: the client id for POST /chat,
+// and the instance that holds the stream.
+func sseHello(client, instance string) sse.Event {
 	data, _ := json.Marshal(struct {
-		Client string `json:"client"`
-	}{client})
+		Client   string `json:"client"`
+		Instance string `json:"instance,omitempty"`
+	}{client, instance})
 	return sse.Event{Type: EventHello, Data: string(data)}
 }
 

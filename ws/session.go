@@ -61,7 +61,7 @@ func (s *session) start(feed Feed) {
 	if s.h.Conns != nil {
 		s.h.Conns.Add(s.nc)
 	}
-	if err := s.send(Encode(Message{Type: TypeHello, Client: feed.Client()})); err == nil {
+	if err := s.send(Encode(Message{Type: TypeHello, Client: feed.Client(), Instance: s.h.Instance})); err == nil {
 		for msg := range feed.Backlog() {
 			if s.send(msg) != nil {
 				break
