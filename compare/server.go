@@ -90,6 +90,14 @@ func DefaultConfig() Config {
 	}
 }
 
+// Check reports what New would refuse in c, without starting anything: a
+// program can refuse a bad configuration before it takes a port or starts
+// a broker.
+func (c Config) Check() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // MinReplay is the shortest replay window New accepts: a minute covers a
 // server restart and a browser's reconnect with room to spare.
 const MinReplay = 60 * time.Second

@@ -94,6 +94,9 @@ func Connect(cfg Config) (*Router, error) {
 		nats.ReconnectBufSize(-1),
 		nats.ConnectHandler(func(*nats.Conn) { r.log.Info("broker connected") }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return // Close: nothing was lost
+			}
 			r.log.Warn("broker connection lost; SSE chats to other instances answer 503 until it is back", "err", err)
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { r.log.Info("broker connection restored") }),
