@@ -5,8 +5,13 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/broker"
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 )
 
 func TestBrokerFlagsAreChecked(t *testing.T) {
@@ -66,5 +71,33 @@ func TestServeWithEmbeddedBroker(t *testing.T) {
 	}
 	if code := stopA(); code != 0 {
 		t.Errorf("A exited %d", code)
+	}
+}
+
+// ssevsws compare -url against an instance with a broker says so: its
+// round trips are local, and a chat that lands elsewhere adds a broker hop.
+func TestCompareShowsTheBrokerHop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every probe for a few seconds")
+	}
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // registered first: runs after the servers' cleanups
+	ns, err := broker.Embed("127.0.0.1:0", comparetest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	r, err := broker.Connect(broker.Config{URL: ns.URL(), Instance: "A", Logger: comparetest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	srv := comparetest.Start(t, compare.Config{Interval: 50 * time.Millisecond, Retry: 20 * time.Millisecond,
+		ChatRate: -1, Instance: "A", Router: r, Logger: comparetest.Logger()}, "127.0.0.1:0")
+	var stdout, stderr strings.Builder
+	if code := runCompare(context.Background(), []string{"-url", srv.Addr, "-duration", "50ms", "-pace", "0"}, noEnv, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "instance A routes SSE chat through a broker (up;") {
+		t.Errorf("the table does not show the broker:\n%s", stdout.String())
 	}
 }
