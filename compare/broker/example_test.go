@@ -33,11 +33,13 @@ func Example() {
 		fmt.Printf("A delivers %q, taken by %s\n", c.Text, c.TakenBy)
 		return compare.ChatAnswer{Status: 202, DeliveredBy: "A"}
 	})
-	answer, err := b.Route(context.Background(), compare.Chat{Client: "K", Text: "hello", TakenBy: "B"})
+	ctx, cancel := context.WithTimeout(context.Background(), compare.DefaultRouteTimeout) // as the server does
+	defer cancel()
+	answer, err := b.Route(ctx, compare.Chat{Client: "K", Text: "hello", TakenBy: "B"})
 	fmt.Println(answer.Status, answer.DeliveredBy, err)
 
 	release() // the stream has ended: no instance holds K now
-	_, err = b.Route(context.Background(), compare.Chat{Client: "K", Text: "hello again", TakenBy: "B"})
+	_, err = b.Route(ctx, compare.Chat{Client: "K", Text: "hello again", TakenBy: "B"})
 	fmt.Println(err)
 	// Output:
 	// A delivers "hello", taken by B

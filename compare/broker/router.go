@@ -127,8 +127,11 @@ func (r *Router) Close() {
 // for it come to deliver. It waits, up to a quarter of a second, for the
 // broker to confirm the subscription: the client gets its id in the hello
 // right after, and its first chat through another instance must find the
-// subscription there. If the broker is down, Hold returns at once; nats.go
-// sends the subscription when the broker is back.
+// subscription there. release waits the same for the unsubscription: a
+// chat sent after it must find no one (404) rather than be sent here and
+// dropped (no answer: 503 after the route timeout). If the broker is down,
+// neither waits; nats.go sends the subscriptions it holds when the broker
+// is back.
 func (r *Router) Hold(client string, deliver func(compare.Chat) compare.ChatAnswer) (release func()) {
 	if !validClient(client) {
 		return func() {}
@@ -142,17 +145,26 @@ func (r *Router) Hold(client string, deliver func(compare.Chat) compare.ChatAnsw
 		r.forget(client)
 		return func() {}
 	}
-	if r.nc.IsConnected() {
-		if err := r.nc.FlushTimeout(holdFlush); err != nil {
-			r.log.Debug("broker slow to confirm a subscription", "client", client, "err", err)
-		}
-	}
+	r.confirm(client)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			sub.Unsubscribe() // fails only once closed, when it no longer matters
+			if sub.Unsubscribe() == nil { // fails only once closed, when it no longer matters
+				r.confirm(client)
+			}
 			r.forget(client)
 		})
+	}
+}
+
+// confirm waits, if the broker is reachable, until it has taken what was
+// sent so far, for at most holdFlush.
+func (r *Router) confirm(client string) {
+	if !r.nc.IsConnected() {
+		return
+	}
+	if err := r.nc.FlushTimeout(holdFlush); err != nil {
+		r.log.Debug("broker slow to confirm a (un)subscription", "client", client, "err", err)
 	}
 }
 
