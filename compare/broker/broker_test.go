@@ -195,7 +195,9 @@ func waitUntil(t *testing.T, what string, within time.Duration, cond func() bool
 }
 
 // A router whose broker is not there yet starts anyway, says it is down,
-// and answers a routed chat with ErrBrokerDown at once.
+// and answers a routed chat with ErrBrokerDown at once. When the broker
+// starts, it connects by itself and sends the subscription it took while
+// it was down.
 func TestRouterWithoutBroker(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -203,7 +205,7 @@ func TestRouterWithoutBroker(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	r, err := broker.Connect(broker.Config{URL: "nats://" + addr, Logger: comparetest.Logger()})
+	r, err := broker.Connect(broker.Config{URL: "nats://" + addr, ReconnectWait: 50 * time.Millisecond, Logger: comparetest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,6 +221,17 @@ func TestRouterWithoutBroker(t *testing.T) {
 	_, err = r.Route(ctx, compare.Chat{Client: "ABCDEF", Text: "hi"})
 	if !errors.Is(err, compare.ErrBrokerDown) || time.Since(start) > time.Second {
 		t.Errorf("Route without a broker: %v after %v; want ErrBrokerDown at once", err, time.Since(start))
+	}
+
+	ns, err := broker.Embed(addr, comparetest.Logger())
+	if err != nil {
+		t.Fatalf("the broker cannot start where the router waits for it: %v", err)
+	}
+	defer ns.Shutdown()
+	waitUntil(t, "the router connects to the broker that started late", 15*time.Second, r.Up)
+	a, err := r.Route(ctx, compare.Chat{Client: "ABCDEF", Text: "hi"})
+	if err != nil || a.Status != http.StatusAccepted {
+		t.Errorf("Route once the broker is up: %+v, %v; want the held client's 202", a, err)
 	}
 }
 
