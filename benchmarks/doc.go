@@ -32,6 +32,9 @@
 //	                    x-floor, p50-ms, p99-ms, p99-x-floor, lost-ticks
 //	BenchmarkRoundTrip  chat up, echo down: ns/op, p50-ns, up-B/op,
 //	                    down-B/op
+//	BenchmarkChatHop    the same across two instances and NATS: SSE with
+//	                    the POST on the stream's instance, SSE through the
+//	                    broker, WebSocket; ns/op, p50-ns
 //	BenchmarkReconnect  drop, then the first resumed tick: ns/op,
 //	                    wait-ns/op, lost-ticks, dup-ticks
 //	BenchmarkSlowConsumer  1000 SSE + 1000 WS clients, then one stuck client
@@ -52,7 +55,7 @@
 //
 // The last three run once per count and take 15-90 s each; leave them out
 // of a benchstat run with
-// -bench='Connect|IdleConn|Fanout|RoundTrip|Reconnect'.
+// -bench='Connect|IdleConn|Fanout|RoundTrip|ChatHop|Reconnect'.
 //
 // Each benchmark's comment says what it measures and what to notice. They
 // measure with the probes of package compare/probe, the same code behind
@@ -89,6 +92,7 @@
 //	floorproc_test.go    the floor and the server processes work (tests)
 //	allocs_test.go       the fan-out allocates nothing per client (no -race)
 //	roundtrip_test.go    BenchmarkRoundTrip
+//	broker_test.go       BenchmarkChatHop, its two instances and embedded NATS
 //	reconnect_test.go    BenchmarkReconnect
 //	slow_test.go         BenchmarkSlowConsumer and its stuck clients
 //	soak_test.go         BenchmarkSoak

@@ -17,6 +17,9 @@
 //     the direct path, an HTTP/1.1 stream handed to the engine after its
 //     header (HTTP/2 and TLS streams stay on the handler's goroutine).
 //   - ws.go:        GET /ws, the hub seen as a ws.Feed.
+//   - route.go:     several instances behind one address: the instance
+//     name, and the Router that carries an SSE chat to the instance holding
+//     the stream (a WebSocket's chat never needs one).
 //   - router.go:    every endpoint on gorilla/mux, CORS with rs/cors.
 //   - server.go:    Config, start, graceful shutdown.
 //   - measure.go:   POST /measure: the rules around a measurement that the
@@ -31,6 +34,8 @@
 //
 // Sub-packages: compare/probe is the measurement client (`ssevsws compare`,
 // POST /measure, benchmarks/); it imports this package, never the other way
-// round. compare/comparetest runs a real Server for tests, as
+// round. compare/broker is the Router on NATS, and the embedded NATS
+// server; the binary wires it in, and this package does not import it
+// either. compare/comparetest runs a real Server for tests, as
 // net/http/httptest does for handlers.
 package compare

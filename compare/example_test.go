@@ -59,3 +59,13 @@ func ExampleClock_PlanResume() {
 	// last "500" usable=true  gap=true replay 701..1000
 	// last "abc" usable=false gap=false replay 1000..1000
 }
+
+// Check refuses a configuration before anything is started, with every
+// reason at once.
+func ExampleConfig_Check() {
+	err := compare.Config{Interval: 1500 * time.Microsecond, Replay: 10 * time.Second}.Check()
+	fmt.Println(err)
+	// Output:
+	// interval 1.5ms: must be a whole number of milliseconds, at least 1ms
+	// replay 10s: must be at least 1m0s
+}

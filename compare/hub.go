@@ -96,6 +96,8 @@ type subscription struct {
 
 	chat tokenBucket
 
+	release func() // ends what hold (route.go) started: chats from other instances
+
 	live   bool        // it takes published ticks; set by goLive, under h.mu
 	silent atomic.Bool // /drop?mode=silent: nothing more is written to it
 }
@@ -141,6 +143,7 @@ func (h *hub) subscribe(t Transport, lastID string, out *fanout.Conn, finish fun
 	if plan.HasGap() {
 		st.Gaps.Add(1)
 	}
+	s.release = h.hold(s)
 	return s, nil
 }
 
@@ -249,6 +252,7 @@ func (s *subscription) close() {
 	delete(s.h.subs, s.id)
 	delete(s.h.queued, s.id)
 	s.h.mu.Unlock()
+	s.release()
 	if s.end(nil) && s.silent.Load() {
 		// The client gave up on a silent connection before the server
 		// closed it: its watchdog fired.

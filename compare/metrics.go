@@ -31,6 +31,13 @@ var (
 	metricTickBytes = metricDesc("tick_wire_bytes", "What one tick costs on the wire over HTTP/1.1, framing included.")
 	metricChats     = prometheus.NewDesc("ssevsws_chats_total", "Chat messages, by result: echoed, or refused for now (rate limit, full queue).",
 		[]string{"transport", "result"}, nil)
+
+	// Only with a broker (Config.Router): a single instance has none to
+	// report up or down.
+	metricBrokerUp = prometheus.NewDesc("ssevsws_broker_up", "1 while the chat broker is reachable, else 0.", nil, nil)
+	metricRouted   = prometheus.NewDesc("ssevsws_chats_routed_total",
+		"SSE chats taken here for a stream on another instance, handed to the broker, by result: delivered, refused (429, queue full), unknown_client (404), broker_down (503).",
+		[]string{"result"}, nil)
 )
 
 func metricDesc(name, help string) *prometheus.Desc {
@@ -42,7 +49,7 @@ type statsCollector struct{ s *Server }
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{metricOpen, metricDirect, metricBehind, metricAccepted, metricResumes, metricGaps, metricTicks,
-		metricBytes, metricSlow, metricDropped, metricStalls, metricTickBytes, metricChats} {
+		metricBytes, metricSlow, metricDropped, metricStalls, metricTickBytes, metricChats, metricBrokerUp, metricRouted} {
 		ch <- d
 	}
 }
@@ -71,6 +78,16 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(metricStalls, n.Stalls)
 		ch <- prometheus.MustNewConstMetric(metricChats, prometheus.CounterValue, float64(n.Chats), label, "echoed")
 		ch <- prometheus.MustNewConstMetric(metricChats, prometheus.CounterValue, float64(n.ChatRefused), label, "refused")
+	}
+	if b := st.Broker; b != nil {
+		up := 0.0
+		if b.Up {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(metricBrokerUp, prometheus.GaugeValue, up)
+		for result, n := range b.Routed.ByResult() {
+			ch <- prometheus.MustNewConstMetric(metricRouted, prometheus.CounterValue, float64(n), result)
+		}
 	}
 }
 

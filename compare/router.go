@@ -63,6 +63,7 @@ func (s *Server) routes() http.Handler {
 	})
 	wsh := &ws.Handler{
 		Subscribe:      s.subscribeWS,
+		Instance:       s.cfg.Instance,
 		Engine:         s.engine,
 		OriginPatterns: s.cfg.Origins, // "scheme://host:port" patterns match exactly that origin
 		ReadLimit:      s.cfg.ReadLimit,

@@ -62,6 +62,19 @@ type Config struct {
 	// POST /measure answers 501.
 	Measure func(ctx context.Context) (any, error)
 
+	// Instance names this server in both transports' hellos, in /stats and
+	// in the answers of POST /chat, so that several behind one address can
+	// be told apart. Empty: nothing names it. (The binary and comparetest
+	// default it to the listen address.)
+	Instance string
+
+	// Router carries SSE chats to the instance that holds the stream when
+	// it is not this one (route.go); the binary wires in compare/broker.
+	// nil: one instance, a chat for a stream it does not hold is a 404.
+	Router Router
+	// RouteTimeout bounds a routed chat: past it POST /chat answers 503.
+	RouteTimeout time.Duration
+
 	Logger *slog.Logger // nil: slog.Default()
 }
 
@@ -83,7 +96,16 @@ func DefaultConfig() Config {
 		ChatBurst:     10,
 		ShutdownRetry: 250 * time.Millisecond,
 		RetryJitter:   time.Second,
+		RouteTimeout:  DefaultRouteTimeout,
 	}
+}
+
+// Check reports what New would refuse in c, without starting anything: a
+// program can refuse a bad configuration before it takes a port or starts
+// a broker.
+func (c Config) Check() error {
+	_, err := c.withDefaults()
+	return err
 }
 
 // MinReplay is the shortest replay window New accepts: a minute covers a
@@ -111,6 +133,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RetryJitter < 0 {
 		c.RetryJitter = 0 // off
 	}
+	setDuration(&c.RouteTimeout, d.RouteTimeout)
 	if c.ReadLimit == 0 {
 		c.ReadLimit = d.ReadLimit
 	}
@@ -139,6 +162,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Replay < MinReplay {
 		errs = append(errs, fmt.Errorf("replay %v: must be at least %v", c.Replay, MinReplay))
+	}
+	if c.RouteTimeout < 0 {
+		errs = append(errs, fmt.Errorf("route timeout %v: must be positive", c.RouteTimeout))
 	}
 	if c.Retry < time.Millisecond {
 		errs = append(errs, fmt.Errorf("retry %v: must be at least 1ms", c.Retry))
@@ -341,7 +367,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Stats() StatsSnapshot {
 	seq := s.hub.lastSeq()
 	tick := s.clock.Tick(seq)
+	var broker *BrokerSnapshot
+	if s.cfg.Router != nil {
+		broker = &BrokerSnapshot{Up: s.cfg.Router.Up(), Routed: s.stats.routed.snapshot()}
+	}
 	return StatsSnapshot{
+		Instance:      s.cfg.Instance,
+		Broker:        broker,
 		IntervalMS:    s.cfg.Interval.Milliseconds(),
 		Seq:           seq,
 		SSE:           s.snapshot(SSE),

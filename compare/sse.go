@@ -118,7 +118,7 @@ type sseOut struct {
 // with nothing written.
 func (o *sseOut) pump(r *http.Request, sub *subscription) error {
 	o.count(false) // the retry field Open wrote
-	if err := o.stream.Send(sseHello(sub.id, sub.h.cfg.Heartbeat)); err != nil {
+	if err := o.stream.Send(sseHello(sub.id, sub.h.cfg.Instance, sub.h.cfg.Heartbeat)); err != nil {
 		return err
 	}
 	o.count(false)
@@ -213,27 +213,8 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	err := s.hub.deliverEcho(req.Client, sseEcho(req.Text))
-	var limited *RateLimitError
-	switch {
-	case err == nil:
-		s.stats.sse.Chats.Add(1)
-		writeJSON(w, http.StatusAccepted, map[string]bool{"queued": true})
-		return
-	case errors.Is(err, ErrUnknownClient):
-		httpError(w, http.StatusNotFound, err.Error())
-		return // not a refused chat: there is no one to refuse it to
-	case errors.As(err, &limited):
-		// Retry-After says when, in whole seconds (HTTP has no finer
-		// unit); the body does not repeat it in other words.
-		secs := int64((limited.RetryAfter + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		httpError(w, http.StatusTooManyRequests, "chat rate limit exceeded")
-	case errors.Is(err, ErrQueueFull):
-		w.Header().Set("Retry-After", "1")
-		httpError(w, http.StatusServiceUnavailable, err.Error())
-	default:
-		httpError(w, http.StatusInternalServerError, err.Error())
-	}
-	s.stats.sse.ChatRefused.Add(1)
+	// The stream here if this instance holds it, else through the broker
+	// (route.go); the answer is the same either way.
+	a, via := s.routeChat(r.Context(), Chat{Client: req.Client, Text: req.Text, TakenBy: s.cfg.Instance})
+	s.writeChatAnswer(w, a, via)
 }

@@ -80,7 +80,7 @@ func (s *Server) serveSSEDirect(w http.ResponseWriter, r *http.Request, stream *
 	out.KeepAlive(s.cfg.Heartbeat, sseKeepAliveChunk)
 	go c.watch()
 
-	hello, _ := sse.AppendEvent(nil, sseHello(sub.id, s.cfg.Heartbeat))
+	hello, _ := sse.AppendEvent(nil, sseHello(sub.id, s.cfg.Instance, s.cfg.Heartbeat))
 	if c.write(hello, false) != nil {
 		return true
 	}

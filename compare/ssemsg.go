@@ -14,7 +14,7 @@ import (
 // it is encoded. The JSON in data is the same as in the WebSocket message
 // of the same name, without its "type": the SSE event name says it.
 const (
-	EventHello = "hello" // first event: {"client":"<id>","heartbeat_ms":N}, the id POST /chat must name
+	EventHello = "hello" // first event: {"client":"<id>","instance":"<name>","heartbeat_ms":N}, the id POST /chat must name
 	EventTick  = "tick"  // id: <seq>, data {"seq":N,"time":"<RFC 3339, ms, UTC>"}
 	EventGap   = "gap"   // {"from":A,"to":B}: ticks older than the replay window
 	EventEcho  = "echo"  // {"text":"..."}: the answer to a POST /chat
@@ -64,14 +64,16 @@ func hexLen(n int) int {
 func isSSETick(frame []byte) bool { return len(frame) > 3 && string(frame[:3]) == "id:" }
 
 // sseHello is the first event of a stream: the client id for POST /chat,
-// and the longest the server stays silent (heartbeat_ms, omitted when the
-// keep-alive is off): a client that hears nothing, not even a keep-alive
-// comment, for twice that may give the connection up for dead.
-func sseHello(client string, heartbeat time.Duration) sse.Event {
+// the instance that holds the stream, and the longest the server stays
+// silent (heartbeat_ms, omitted when the keep-alive is off): a client that
+// hears nothing, not even a keep-alive comment, for twice that may give the
+// connection up for dead.
+func sseHello(client, instance string, heartbeat time.Duration) sse.Event {
 	data, _ := json.Marshal(struct {
 		Client      string `json:"client"`
+		Instance    string `json:"instance,omitempty"`
 		HeartbeatMS int64  `json:"heartbeat_ms,omitempty"`
-	}{client, heartbeat.Milliseconds()})
+	}{client, instance, heartbeat.Milliseconds()})
 	return sse.Event{Type: EventHello, Data: string(data)}
 }
 

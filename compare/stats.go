@@ -27,6 +27,7 @@ type Counters struct {
 // Stats holds the counters of both transports.
 type Stats struct {
 	sse, ws Counters
+	routed  routedCounters // SSE chats handed to the Router (route.go)
 }
 
 func (s *Stats) of(t Transport) *Counters {
@@ -65,6 +66,7 @@ func (c *Counters) Snapshot() CountersSnapshot {
 
 // StatsSnapshot is the body of GET /stats.
 type StatsSnapshot struct {
+	Instance   string           `json:"instance,omitempty"` // Config.Instance
 	IntervalMS int64            `json:"interval_ms"`
 	Seq        int64            `json:"seq"` // newest published tick
 	SSE        CountersSnapshot `json:"sse"`
@@ -77,6 +79,10 @@ type StatsSnapshot struct {
 	// bytes it reads) and the README show; the counters above are what
 	// this session cost, hellos, echoes and keep-alives included.
 	TickWireBytes TickBytes `json:"tick_wire_bytes"`
+
+	// Broker is there when the server has a Router: whether the broker
+	// is up, and the SSE chats this instance routed through it.
+	Broker *BrokerSnapshot `json:"broker,omitempty"`
 }
 
 // TickBytes is a size per transport.

@@ -21,6 +21,7 @@ type wsFeed struct {
 	direct    bool
 	done      func() // ends the detach: releases the connection's slot
 	heartbeat time.Duration
+	instance  string
 }
 
 var (
@@ -37,7 +38,7 @@ func (s *Server) subscribeWS(r *http.Request, lastEventID string, p *ws.Peer) (w
 	if err != nil {
 		return nil, err
 	}
-	f := wsFeed{sub: sub, stats: s.stats.of(WS), direct: p.Conn().Direct(), done: s.detach(r), heartbeat: s.cfg.Heartbeat}
+	f := wsFeed{sub: sub, stats: s.stats.of(WS), direct: p.Conn().Direct(), done: s.detach(r), heartbeat: s.cfg.Heartbeat, instance: s.cfg.Instance}
 	if f.direct {
 		f.stats.Direct.Add(1)
 	}
@@ -49,10 +50,10 @@ func (s *Server) subscribeWS(r *http.Request, lastEventID string, p *ws.Peer) (w
 
 var wsKeepAliveFrame = ws.AppendFrame(nil, ws.KeepAlive)
 
-// Hello is the first message: the client id, and the heartbeat its
-// watchdog can count on.
+// Hello is the first message: the client id, the instance that holds the
+// connection, and the heartbeat its watchdog can count on.
 func (f wsFeed) Hello() ws.Message {
-	return ws.Message{Type: ws.TypeHello, Client: f.sub.id, HeartbeatMS: f.heartbeat.Milliseconds()}
+	return ws.Message{Type: ws.TypeHello, Client: f.sub.id, Instance: f.instance, HeartbeatMS: f.heartbeat.Milliseconds()}
 }
 
 func (f wsFeed) Client() string { return f.sub.id }

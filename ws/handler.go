@@ -92,6 +92,11 @@ type Handler struct {
 	// lives as long as the process.
 	Engine *fanout.Engine
 
+	// Instance names this server instance in the hello, so that a client
+	// behind a load balancer can tell which one holds its connection.
+	// Empty: the hello names none.
+	Instance string
+
 	// OriginPatterns lists the extra origins allowed to connect, as
 	// coder/websocket patterns ("localhost:3000" or "http://localhost:3000").
 	// The request's own host is always allowed.

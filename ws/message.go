@@ -10,7 +10,7 @@ import (
 // Message types on the wire. Every message is a JSON text frame with a "type"
 // field; the other fields depend on the type.
 const (
-	TypeHello = "hello" // server → client, first message: {"type":"hello","client":"<id>","heartbeat_ms":N}
+	TypeHello = "hello" // server → client, first message: {"type":"hello","client":"<id>","instance":"<name>","heartbeat_ms":N}
 	TypeTick  = "tick"  // server → client: {"type":"tick","seq":N,"time":"<RFC 3339, ms, UTC>"}
 	TypeGap   = "gap"   // server → client: {"type":"gap","from":A,"to":B}, ticks that cannot be replayed
 	TypeEcho  = "echo"  // server → client: {"type":"echo","text":"..."}, the answer to a chat
@@ -41,6 +41,10 @@ type Message struct {
 	From        int64  `json:"from,omitempty"` // gap
 	To          int64  `json:"to,omitempty"`   // gap
 	Text        string `json:"text,omitempty"` // chat, echo, error
+
+	// Instance (hello) names the server instance that holds the
+	// connection, for clients behind a load balancer.
+	Instance string `json:"instance,omitempty"`
 }
 
 // ErrUnknownType is returned by DecodeChat for a well-formed message whose

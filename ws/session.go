@@ -61,7 +61,7 @@ func (s *session) start(feed Feed) {
 	if s.h.Conns != nil {
 		s.h.Conns.Add(s.nc)
 	}
-	hello := Message{Type: TypeHello, Client: feed.Client()}
+	hello := Message{Type: TypeHello, Client: feed.Client(), Instance: s.h.Instance}
 	if g, ok := feed.(Greeter); ok {
 		hello = g.Hello()
 	}

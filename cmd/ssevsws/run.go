@@ -43,8 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	opts.cfg.Logger = log
 	opts.cfg.Measure = pageMeasurement.Measure
 
-	srv, err := compare.New(opts.cfg)
-	if err != nil {
+	// Checked before anything is started; New, below, cannot refuse it then.
+	if err := opts.cfg.Check(); err != nil {
 		fmt.Fprintln(stderr, "ssevsws: bad configuration:\n"+err.Error())
 		return 2
 	}
@@ -55,8 +55,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintf(stderr, "ssevsws: %s is taken: another program (another ssevsws?) listens there.\n"+
 				"Stop it, or pick another port: -addr 127.0.0.1:0 takes any free one (the log says which), -addr localhost:8081 that one.\n", opts.addr)
 		}
-		srv.Shutdown(context.Background())
 		return 1
+	}
+	if opts.cfg.Instance == "" {
+		opts.cfg.Instance = ln.Addr().String() // the real port, with -addr :0
+	}
+	// The broker, if any, outlives the server: streams that end in the
+	// server's Shutdown release their routes through it.
+	b, err := startBroker(opts, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "ssevsws:", err)
+		ln.Close()
+		return 1
+	}
+	defer b.stop()
+	if b.router != nil {
+		opts.cfg.Router = b.router
+	}
+	srv, err := compare.New(opts.cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "ssevsws: bad configuration:\n"+err.Error())
+		ln.Close()
+		return 2
 	}
 	scheme := "http"
 	if opts.tls {
@@ -76,8 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		scheme = "https"
 	}
 	url := scheme + "://" + ln.Addr().String() + "/"
-	log.Info("listening", "addr", ln.Addr().String(), "interval", srv.Config().Interval, "retry", srv.Config().Retry,
-		"heartbeat", srv.Config().Heartbeat, "replay", srv.Config().Replay)
+	log.Info("listening", "addr", ln.Addr().String(), "instance", opts.cfg.Instance, "interval", srv.Config().Interval, "retry", srv.Config().Retry,
+		"heartbeat", srv.Config().Heartbeat, "replay", srv.Config().Replay, "broker", b.url)
 	if onLoopback(ln.Addr()) {
 		// No other machine can reach a loopback listener; the token still
 		// matters to a proxy on this machine, whose requests carry its Host.
@@ -118,6 +138,8 @@ type options struct {
 	tls          bool
 	certFile     string
 	keyFile      string
+	broker       string // -broker: a NATS URL
+	brokerEmbed  string // -broker-embed: host:port for an in-process NATS server
 	cfg          compare.Config
 	logLevel     slog.Level
 }
@@ -139,6 +161,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 
 Serves one clock over /sse (Server-Sent Events) and /ws (WebSocket), and a
 page at / that shows both side by side.
+
+Several instances behind one address: give each an -instance name; start
+the first with -broker-embed host:port and the others with -broker
+nats://host:port, so that an SSE chat reaches the instance holding the
+stream (cmd/ssevsws/nginx-two.conf puts nginx in front of two).
 
 Flags:
 `)
@@ -167,6 +194,10 @@ SSEVSWS_DROP_TOKEN sets the token that allows POST /drop from non-loopback addre
 	fs.BoolVar(&o.tls, "tls", false, "serve HTTP/2 over TLS (self-signed certificate for localhost unless -cert and -key are given)")
 	fs.StringVar(&o.certFile, "cert", "", "TLS certificate `file` (PEM); implies -tls")
 	fs.StringVar(&o.keyFile, "key", "", "TLS key `file` (PEM); implies -tls")
+	fs.StringVar(&o.cfg.Instance, "instance", "", "this instance's `name` in hellos, /stats and chat answers (default: the listen address, host:port)")
+	fs.StringVar(&o.broker, "broker", "", "route SSE chat between instances through the NATS server at `URL` (nats://host:port)")
+	fs.StringVar(&o.brokerEmbed, "broker-embed", "", "start a NATS server in this process, listening on `host:port`, and use it as -broker (for the other instances)")
+	fs.DurationVar(&o.cfg.RouteTimeout, "broker-timeout", def.RouteTimeout, "a chat routed through the broker that has no answer in this long gets 503")
 	logLevel := fs.String("log", "info", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -175,6 +206,9 @@ SSEVSWS_DROP_TOKEN sets the token that allows POST /drop from non-loopback addre
 		return o, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
 	}
 	if err := checkPositive(fs); err != nil {
+		return o, err
+	}
+	if err := checkBrokerFlags(o.broker, o.brokerEmbed); err != nil {
 		return o, err
 	}
 	if o.certFile != "" || o.keyFile != "" {
@@ -202,7 +236,7 @@ SSEVSWS_DROP_TOKEN sets the token that allows POST /drop from non-loopback addre
 // in compare.Config, and whose negative compare.New refuses: asked for
 // explicitly, a zero is a mistake, so it is refused as clearly as a
 // negative.
-var mustBePositive = []string{"interval", "retry", "replay", "read-limit", "write-timeout", "queue", "ping", "pong-timeout"}
+var mustBePositive = []string{"interval", "retry", "replay", "read-limit", "write-timeout", "queue", "ping", "pong-timeout", "broker-timeout"}
 
 // checkPositive refuses 0 or less for each of mustBePositive that was set.
 func checkPositive(fs *flag.FlagSet) error {

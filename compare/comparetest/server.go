@@ -58,16 +58,25 @@ func Listen(addr string) (net.Listener, error) {
 // Stop it. Tests use Start instead; Run is for code that cannot fail a test
 // directly (a control server's handler, a helper process).
 func Run(cfg compare.Config, addr string) (*Server, error) {
-	srv, err := compare.New(cfg)
+	ln, err := Listen(addr)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := Listen(addr)
+	srv, err := compare.New(named(cfg, ln))
 	if err != nil {
-		srv.Shutdown(context.Background())
+		ln.Close()
 		return nil, err
 	}
 	return serve(srv, ln), nil
+}
+
+// named gives cfg the listener's address as its instance name unless it
+// has one, as the binary does.
+func named(cfg compare.Config, ln net.Listener) compare.Config {
+	if cfg.Instance == "" {
+		cfg.Instance = ln.Addr().String()
+	}
+	return cfg
 }
 
 // Start serves cfg on addr until tb ends, then stops the server and fails
@@ -87,7 +96,7 @@ func Start(tb testing.TB, cfg compare.Config, addr string) *Server {
 // connections come from. ln is closed if cfg is refused.
 func Serve(tb testing.TB, cfg compare.Config, ln net.Listener) *Server {
 	tb.Helper()
-	srv, err := compare.New(cfg)
+	srv, err := compare.New(named(cfg, ln))
 	if err != nil {
 		ln.Close()
 		tb.Fatal(err)

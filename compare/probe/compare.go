@@ -72,6 +72,11 @@ type Report struct {
 	Rows       []Row                          `json:"rows"`
 	Results    map[compare.Transport]*Results `json:"results"`
 	Notes      []string                       `json:"notes,omitempty"`
+
+	// Instance and Broker are what the server's /stats says of them: its
+	// name, and its broker when it routes SSE chat between instances.
+	Instance string                  `json:"instance,omitempty"`
+	Broker   *compare.BrokerSnapshot `json:"broker,omitempty"`
 }
 
 // Row is one line of the table. A value is nil where it could not be
@@ -149,6 +154,10 @@ func Compare(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep.IntervalMS = st.IntervalMS
+	rep.Instance, rep.Broker = st.Instance, st.Broker
+	if note := brokerNote(st); note != "" {
+		rep.Notes = append(rep.Notes, note)
+	}
 
 	budget := Budget{Duration: opts.Duration, Min: 5}
 	type step struct {
@@ -196,6 +205,25 @@ func Compare(ctx context.Context, opts Options) (*Report, error) {
 			"an isolated message also pays for waking an idle server", opts.ChatPace))
 	}
 	return rep, nil
+}
+
+// brokerNote says what the broker adds to the numbers when the server
+// under test has one: its round trips here are local (every probe talks to
+// the one URL), but an SSE chat that a balancer hands to another instance
+// takes a hop through the broker (benchmarks' BenchmarkChatHop measures
+// it), and a WebSocket chat never does.
+func brokerNote(st compare.StatsSnapshot) string {
+	b := st.Broker
+	if b == nil {
+		return ""
+	}
+	state := "up"
+	if !b.Up {
+		state = "DOWN"
+	}
+	return fmt.Sprintf("instance %s routes SSE chat through a broker (%s; %d chats routed so far): the SSE round trip above "+
+		"is local; a POST /chat that lands on another instance adds a broker hop (go test -bench=ChatHop ./benchmarks/), "+
+		"a WebSocket chat never leaves its instance", st.Instance, state, b.Routed.Delivered)
 }
 
 // startInProcess starts InProcessConfig on a loopback port. It is not
