@@ -26,10 +26,13 @@
 //	                    5000): server-ns/event/client,
 //	                    floor-ns/event/client, x-floor, ns/event/client,
 //	                    allocs/event/client, wire-B/event
-//	BenchmarkSteady     5000 clients of one transport at a 100 ms tick for
-//	                    $SSEVSWS_STEADY (10s), then the same against the
-//	                    raw floor: server-ns/event, floor-ns/event,
-//	                    x-floor, p50-ms, p99-ms, p99-x-floor, lost-ticks
+//	BenchmarkSteady     5000 clients of one transport at a 100 ms tick,
+//	                    and 5000 more on the raw floor, connected at once;
+//	                    0.5 s windows of server ticks and of floor ticks in
+//	                    turn, $SSEVSWS_STEADY (10s) of each:
+//	                    server-ns/event, floor-ns/event, x-floor (median
+//	                    over adjacent windows), p50-ms, p99-ms,
+//	                    p99-x-floor, lost-ticks
 //	BenchmarkRoundTrip  chat up, echo down: ns/op, p50-ns, up-B/op,
 //	                    down-B/op
 //	BenchmarkChatHop    the same across two instances and NATS: SSE with
@@ -70,7 +73,7 @@
 // do the same with their load processes, and BenchmarkSoak can run the
 // server itself as several processes. The benchmarks raise the soft limit
 // on open files to the hard limit; BenchmarkFanout/clients=5000 needs about
-// 10,100, BenchmarkSteady 5200 and BenchmarkIdleConn about 2100, and they
+// 10,100, BenchmarkSteady 10,200 and BenchmarkIdleConn about 2100, and they
 // skip when the limit is lower. On a
 // shared or small machine, bound the heavy ones with -benchtime, e.g.
 // -bench=Fanout -benchtime=20x.
@@ -84,9 +87,10 @@
 //	idle_test.go         BenchmarkIdleConn, and its bare TCP floor
 //	fanout_test.go       BenchmarkFanout, wireTick and its raw TCP floor
 //	fanoutclient_test.go the fan-out's clients: sink, and the client process
-//	steady_test.go       BenchmarkSteady
+//	steady_test.go       BenchmarkSteady, and its alternating schedule
 //	floor_test.go        rawFloor, the raw floor server of Steady and Soak
-//	phase_test.go        runPhase: one steady load held against one fleet
+//	phase_test.go        openPhase, runPhase: one steady load opened and
+//	                     held against one fleet
 //	serverproc_test.go   fleets: the server or floor in this process, or in
 //	                     server processes
 //	floorproc_test.go    the floor and the server processes work (tests)
@@ -99,6 +103,8 @@
 //	loadproc_test.go     starting and driving the load processes of the
 //	                     steady, soak and slow-consumer benchmarks
 //	loadclient_test.go   inside a load process: its clients and what they saw
+//	bindport_*_test.go   crowds from one source address: the port is
+//	                     chosen at connect, not at bind
 //	histogram_test.go    the latency histogram the load processes fill
 //	wire_test.go         a tick on the wire, byte for byte
 //	cputime_*_test.go    the process's CPU time, where the system tells it

@@ -30,7 +30,7 @@ import (
 // clients always read), and drops a connection whose write fails.
 type rawFloor struct {
 	ln    net.Listener
-	clock *compare.Clock
+	clock *compare.Clock // nil: a paced floor, which publishes when told
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
@@ -51,14 +51,30 @@ func floorIndex(t compare.Transport) int {
 
 // startFloor serves the floor on 127.0.0.1 with a tick every interval.
 func startFloor(interval time.Duration) (*rawFloor, error) {
+	clock := compare.NewClock(interval, compare.MinReplay)
+	f, err := listenFloor(clock.Tick(clock.SeqAt(time.Now())))
+	if err != nil {
+		return nil, err
+	}
+	f.clock = clock
+	f.wg.Go(f.run)
+	return f, nil
+}
+
+// startPacedFloor serves the floor on 127.0.0.1 without a clock: a
+// connection gets first, then whatever publishTick publishes, when the
+// caller publishes it (BenchmarkSteady, which paces the floor and the
+// server in turn).
+func startPacedFloor(first compare.Tick) (*rawFloor, error) { return listenFloor(first) }
+
+func listenFloor(first compare.Tick) (*rawFloor, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	f := &rawFloor{ln: ln, clock: compare.NewClock(interval, compare.MinReplay), stop: make(chan struct{}), hands: map[net.Conn]bool{}}
-	f.encode(f.clock.SeqAt(time.Now()))
+	f := &rawFloor{ln: ln, stop: make(chan struct{}), hands: map[net.Conn]bool{}}
+	f.encode(first)
 	f.wg.Go(f.accept)
-	f.wg.Go(f.run)
 	return f, nil
 }
 
@@ -72,12 +88,11 @@ func (f *rawFloor) open() (sse, ws int64) {
 	return int64(len(f.conns[0])), int64(len(f.conns[1]))
 }
 
-func (f *rawFloor) encode(seq int64) {
-	tick := f.clock.Tick(seq)
+func (f *rawFloor) encode(tick compare.Tick) {
 	for _, t := range compare.Transports {
 		f.frames[floorIndex(t)] = wireTick(t, tick)
 	}
-	f.last = seq
+	f.last = tick.Seq
 }
 
 func (f *rawFloor) accept() {
@@ -180,11 +195,15 @@ func (f *rawFloor) run() {
 	}
 }
 
-// publish is the floor's whole fan-out: encode once, write to each socket.
-func (f *rawFloor) publish(seq int64) {
+// publish publishes tick seq of the floor's clock.
+func (f *rawFloor) publish(seq int64) { f.publishTick(f.clock.Tick(seq)) }
+
+// publishTick is the floor's whole fan-out: encode once, write to each
+// socket. It returns once every socket has the tick.
+func (f *rawFloor) publishTick(tick compare.Tick) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.encode(seq)
+	f.encode(tick)
 	for i := range f.conns {
 		frame, kept := f.frames[i], f.conns[i][:0]
 		for _, c := range f.conns[i] {
@@ -197,6 +216,13 @@ func (f *rawFloor) publish(seq int64) {
 		clear(f.conns[i][len(kept):])
 		f.conns[i] = kept
 	}
+}
+
+// lastSeq is the seq of the newest tick the floor published.
+func (f *rawFloor) lastSeq() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
 }
 
 // close stops the floor and closes every connection.

@@ -5,12 +5,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
@@ -27,6 +31,50 @@ type loadState struct {
 	mu                  sync.RWMutex
 	hist                hist
 	ticks, lost, closed atomic.Int64
+}
+
+// closeReasons counts why connections ended under a load process, since it
+// started (a window does not reset them), by closeReason.
+type closeReasons struct {
+	mu  sync.Mutex
+	why map[string]int64
+}
+
+func (c *closeReasons) add(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.why == nil {
+		c.why = map[string]int64{}
+	}
+	r := closeReason(err)
+	if _, ok := c.why[r]; !ok && len(c.why) >= 8 {
+		r = "other"
+	}
+	c.why[r]++
+}
+
+func (c *closeReasons) snapshot() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.why)
+}
+
+// closeReason is err without the addresses that make every connection's
+// error unique: "EOF", "connection reset by peer", "probe: ...".
+func closeReason(err error) string {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "EOF: the server closed"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by peer"
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "->"); i >= 0 { // "read tcp A->B: read: why"
+		if j := strings.Index(msg[i:], ": "); j >= 0 {
+			msg = msg[i+j+2:]
+		}
+	}
+	return msg[:min(len(msg), 120)]
 }
 
 // record counts one tick read with its delivery latency (if the tick's
@@ -83,6 +131,7 @@ func runLoadProcess(spec string, stdin io.Reader, stdout io.Writer) int {
 				return fail(fmt.Errorf("source address %q", sp.Sources[i]))
 			}
 			tg.Dialer.LocalAddr = &net.TCPAddr{IP: ip}
+			bindNoPort(&tg.Dialer)
 		}
 		targets = append(targets, tg)
 	}
@@ -93,6 +142,8 @@ func runLoadProcess(spec string, stdin io.Reader, stdout io.Writer) int {
 		readers sync.WaitGroup
 		mu      sync.Mutex
 		conns   []*probe.RawConn
+		grid    atomic.Pointer[tickGrid] // set by "w SEQ T ...": when each tick was due
+		why     closeReasons
 	)
 	closeAll := func() {
 		quit.Store(true)
@@ -110,6 +161,7 @@ func runLoadProcess(spec string, stdin io.Reader, stdout io.Writer) int {
 			if err != nil {
 				if !quit.Load() {
 					st.closed.Add(1)
+					why.add(err)
 				}
 				return
 			}
@@ -118,6 +170,9 @@ func runLoadProcess(spec string, stdin io.Reader, stdout io.Writer) int {
 			}
 			now := time.Now()
 			at, timed := tickTime(m.Data)
+			if g := grid.Load(); g != nil {
+				at, timed = g.due(m.Seq), true
+			}
 			st.record(m.Seq-last-1, now.Sub(at), timed)
 			last = m.Seq
 		}
@@ -189,28 +244,57 @@ func runLoadProcess(spec string, stdin io.Reader, stdout io.Writer) int {
 	cpu0, _ := cpuTime()
 	in := bufio.NewScanner(stdin)
 	for in.Scan() {
-		switch in.Text() {
-		case "w":
+		switch cmd := in.Text(); {
+		case cmd == "w" || strings.HasPrefix(cmd, "w "):
+			if cmd != "w" { // else the grid, if any, stays
+				g := &tickGrid{}
+				var t0, step int64
+				if _, err := fmt.Sscanf(cmd, "w %d %d %d %d %d", &g.seq, &t0, &step, &g.run, &g.skip); err != nil || step <= 0 || g.run <= 0 || g.skip < 0 {
+					closeAll()
+					return fail(fmt.Errorf("bad command %q", cmd))
+				}
+				g.at, g.step = time.Unix(0, t0), time.Duration(step)
+				grid.Store(g)
+			}
 			for _, st := range states {
 				st.reset()
 			}
 			cpu0, _ = cpuTime()
 			reply("ok")
-		case "r":
+		case cmd == "r":
 			cpu, _ := cpuTime()
-			js, _ := json.Marshal(loadReport{SSE: states[compare.SSE].counts(), WS: states[compare.WS].counts(), CPU: cpu - cpu0})
+			js, _ := json.Marshal(loadReport{SSE: states[compare.SSE].counts(), WS: states[compare.WS].counts(), CPU: cpu - cpu0, Why: why.snapshot()})
 			reply(string(js))
-		case "q":
+		case cmd == "q":
 			closeAll()
 			reply("bye")
 			return 0
 		default:
 			closeAll()
-			return fail(fmt.Errorf("bad command %q", in.Text()))
+			return fail(fmt.Errorf("bad command %q", cmd))
 		}
 	}
 	closeAll()
 	return 0
+}
+
+// tickGrid says when each tick was due, for a server whose ticks are
+// published by the benchmark rather than by its clock (BenchmarkSteady):
+// from tick seq on, which was due at at, ticks come one per step in runs of
+// run, and skip steps pass between two runs (another server's turn), so
+// tick seq+j was due at at + step·(j/run·(run+skip) + j%run), whatever time
+// its payload says.
+type tickGrid struct {
+	seq       int64
+	at        time.Time
+	step      time.Duration
+	run, skip int64
+}
+
+func (g *tickGrid) due(seq int64) time.Time {
+	j := seq - g.seq
+	slot := j/g.run*(g.run+g.skip) + j%g.run
+	return g.at.Add(time.Duration(slot) * g.step)
 }
 
 // tickTime reads the "time" of a tick's JSON payload.

@@ -52,6 +52,9 @@ type loadReport struct {
 	SSE loadCounts    `json:"sse"`
 	WS  loadCounts    `json:"ws"`
 	CPU time.Duration `json:"cpu_ns"`
+	// Why connections ended under the clients since the processes
+	// started, whatever the window: "EOF: the server closed" and so on.
+	Why map[string]int64 `json:"why,omitempty"`
 }
 
 func (r loadReport) of(t compare.Transport) loadCounts {
@@ -67,8 +70,12 @@ func (r loadReport) all() loadCounts { return r.SSE.merge(r.WS) }
 // standard input and output:
 //
 //	← "ready"          every connection is open and has had its first tick
-//	→ "w"              start a window: forget what was seen so far
-//	← "ok"
+//	→ "w"              start a window: forget what was seen so far (the
+//	← "ok"             schedule below, if one was given, stays)
+//	→ "w SEQ T STEP RUN SKIP"  the same, and from now on tick SEQ was due
+//	← "ok"             at T (Unix ns), the next ones one per STEP (ns) in
+//	                   runs of RUN, SKIP steps apart (tickGrid), whatever
+//	                   their payloads say
 //	→ "r"              report
 //	← a loadReport as one line of JSON
 //	→ "q"              close every connection and quit
@@ -182,9 +189,20 @@ func (p *loadProc) say(cmd string) error {
 }
 
 // window makes every process forget what it has seen so far.
-func (lp *loadProcs) window() error {
+func (lp *loadProcs) window() error { return lp.command("w") }
+
+// gridWindow is window, and says when each tick from seq on was due: the
+// first at at, then one every step, in runs of run ticks with skip steps
+// between two runs (tickGrid). That is the delivery latency of ticks the
+// benchmark publishes itself (BenchmarkSteady), whose payload's time is
+// not when they were due.
+func (lp *loadProcs) gridWindow(seq int64, at time.Time, step time.Duration, run, skip int) error {
+	return lp.command(fmt.Sprintf("w %d %d %d %d %d", seq, at.UnixNano(), int64(step), run, skip))
+}
+
+func (lp *loadProcs) command(cmd string) error {
 	for _, p := range lp.procs {
-		if err := p.say("w"); err != nil {
+		if err := p.say(cmd); err != nil {
 			return err
 		}
 	}
@@ -215,6 +233,7 @@ func (lp *loadProcs) report() (loadReport, error) {
 		}
 		sum.SSE, sum.WS = sum.SSE.merge(r.SSE), sum.WS.merge(r.WS)
 		sum.CPU += r.CPU
+		sum.Why = addCounts(sum.Why, r.Why)
 	}
 	return sum, nil
 }
@@ -311,4 +330,31 @@ func (l *sourceListener) Accept() (net.Conn, error) {
 		l.mu.Unlock()
 	}
 	return c, err
+}
+
+// addCounts adds b's counts to a's, and returns a (made if nil and b is
+// not empty).
+func addCounts(a, b map[string]int64) map[string]int64 {
+	for k, v := range b {
+		if a == nil {
+			a = map[string]int64{}
+		}
+		a[k] += v
+	}
+	return a
+}
+
+// A tick's due time follows the schedule BenchmarkSteady gives the load
+// processes: runs of ticks one step apart, and skipped steps between runs.
+func TestTickGrid(t *testing.T) {
+	at := time.Unix(1000, 0)
+	g := &tickGrid{seq: 50, at: at, step: 100 * time.Millisecond, run: 5, skip: 7}
+	for _, c := range []struct {
+		seq  int64
+		slot int64
+	}{{50, 0}, {51, 1}, {54, 4}, {55, 12}, {59, 16}, {60, 24}} {
+		if got, want := g.due(c.seq), at.Add(time.Duration(c.slot)*100*time.Millisecond); !got.Equal(want) {
+			t.Errorf("tick %d due at %v, want %v (slot %d)", c.seq, got, want, c.slot)
+		}
+	}
 }

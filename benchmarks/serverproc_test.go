@@ -2,12 +2,16 @@ package benchmarks
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
@@ -34,10 +38,60 @@ type serverUsage struct {
 	WS          int64         `json:"ws"`
 	CPU         time.Duration `json:"cpu_ns"` // the process's CPU time so far
 	SlowDropped int64         `json:"slow_dropped"`
+	// Warnings the server logged since it started, by message (and
+	// reason): why it dropped clients, if it did (warnCounter).
+	Warnings map[string]int64 `json:"warnings,omitempty"`
 }
 
 func (u serverUsage) add(o serverUsage) serverUsage {
-	return serverUsage{SSE: u.SSE + o.SSE, WS: u.WS + o.WS, CPU: u.CPU + o.CPU, SlowDropped: u.SlowDropped + o.SlowDropped}
+	w := addCounts(maps.Clone(u.Warnings), o.Warnings)
+	return serverUsage{SSE: u.SSE + o.SSE, WS: u.WS + o.WS, CPU: u.CPU + o.CPU, SlowDropped: u.SlowDropped + o.SlowDropped, Warnings: w}
+}
+
+// warnCounter is a slog.Handler that counts a server's warnings and errors
+// by message and reason ("dropping slow client (write timed out)", "clock
+// loop woke late; ..."), and forgets the rest: a benchmark's server logs
+// nothing, yet can say why it let clients go.
+type warnCounter struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+// countWarnings is a logger for a benchmark's server, and what it counts.
+func countWarnings() (*slog.Logger, *warnCounter) {
+	w := &warnCounter{n: map[string]int64{}}
+	return slog.New(w), w
+}
+
+func (w *warnCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (w *warnCounter) Handle(_ context.Context, r slog.Record) error {
+	key := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "reason" {
+			key += " (" + a.Value.String() + ")"
+		}
+		return true
+	})
+	w.mu.Lock()
+	w.n[key]++
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *warnCounter) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnCounter) WithGroup(string) slog.Handler      { return w }
+
+func (w *warnCounter) counts() map[string]int64 {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.n) == 0 {
+		return nil
+	}
+	return maps.Clone(w.n)
 }
 
 // fleet is the server side of a load phase (runPhase): the real server or
@@ -50,8 +104,12 @@ type fleet interface {
 	close() error
 }
 
-// localServer is the real server in this process.
-type localServer struct{ *server }
+// localServer is the real server in this process; warns, if not nil,
+// counts what it logged.
+type localServer struct {
+	*server
+	warns *warnCounter
+}
 
 func (l localServer) urls() []string { return []string{l.URL("http", "/")} }
 func (l localServer) mem() (probe.MemSnapshot, error) {
@@ -61,7 +119,7 @@ func (l localServer) close() error { return l.Stop() }
 func (l localServer) usage() (serverUsage, error) {
 	cpu, _ := cpuTime()
 	st := l.Stats()
-	return serverUsage{SSE: st.SSE.Open, WS: st.WS.Open, CPU: cpu, SlowDropped: st.SSE.SlowDropped + st.WS.SlowDropped}, nil
+	return serverUsage{SSE: st.SSE.Open, WS: st.WS.Open, CPU: cpu, SlowDropped: st.SSE.SlowDropped + st.WS.SlowDropped, Warnings: l.warns.counts()}, nil
 }
 
 // localFloor is the raw floor in this process.
@@ -198,11 +256,12 @@ func runServerProcess(spec string, stdin io.Reader, stdout io.Writer) int {
 		fl = localFloor{f}
 	} else {
 		// The defaults, as `ssevsws serve` runs, but quiet.
-		s, err := comparetest.Run(compare.Config{Interval: sp.Interval, Logger: comparetest.Logger()}, "127.0.0.1:0")
+		log, warns := countWarnings()
+		s, err := comparetest.Run(compare.Config{Interval: sp.Interval, Logger: log}, "127.0.0.1:0")
 		if err != nil {
 			return fail(err)
 		}
-		fl = localServer{&server{Server: s}}
+		fl = localServer{&server{Server: s}, warns}
 	}
 	out := bufio.NewWriter(stdout)
 	reply := func(s string) {
