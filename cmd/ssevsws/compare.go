@@ -161,19 +161,33 @@ Flags:
 		}
 	}
 
+	return measure(ctx, "", *asJSON, stdout, stderr, func(progress func(probe.Step)) (*probe.Report, error) {
+		opts.Progress = progress
+		return probe.Compare(ctx, opts)
+	}, nil, printTable)
+}
+
+// measure runs one of compare's measurements (mode "", "-sweep" or
+// "-storm") with its progress on stderr, hands the report to done (if not
+// nil: the sweep writes its chart there), and prints it: JSON, or the
+// table print makes. It returns the exit code.
+func measure[R any](ctx context.Context, mode string, asJSON bool, stdout, stderr io.Writer,
+	run func(progress func(probe.Step)) (R, error), done func(R) error, print func(io.Writer, R)) int {
 	p := newProgress(stderr)
-	opts.Progress = p.step
-	rep, err := probe.Compare(ctx, opts)
+	rep, err := run(p.step)
 	p.finish()
+	if err == nil && done != nil {
+		err = done(rep)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "ssevsws compare: interrupted")
 		} else {
-			fmt.Fprintln(stderr, "ssevsws compare:", err)
+			fmt.Fprintf(stderr, "ssevsws compare%s: %v\n", strings.TrimSuffix(" "+mode, " "), err)
 		}
 		return 1
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
@@ -182,7 +196,7 @@ Flags:
 		}
 		return 0
 	}
-	printTable(stdout, rep)
+	print(stdout, rep)
 	return 0
 }
 
@@ -195,38 +209,20 @@ const defaultSweepSVG = "ssevsws-cost.svg"
 // its client process, then the table (or JSON) and the chart.
 func runSweep(ctx context.Context, opts probe.SweepOptions, asJSON bool, svg string, stdout, stderr io.Writer) int {
 	opts.ClientProcess = func() (*exec.Cmd, error) { return probe.SweepClientCommand("compare") }
-	p := newProgress(stderr)
-	opts.Progress = p.step
-	rep, err := probe.Sweep(ctx, opts)
-	p.finish()
-	if err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(stderr, "ssevsws compare: interrupted")
-		} else {
-			fmt.Fprintln(stderr, "ssevsws compare -sweep:", err)
+	chart := func(rep *probe.SweepReport) error {
+		if svg == "" {
+			return nil
 		}
-		return 1
-	}
-	if svg != "" {
 		if err := writeSweepSVG(svg, rep); err != nil {
-			fmt.Fprintln(stderr, "ssevsws compare -sweep:", err)
-			return 1
+			return err
 		}
-	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintln(stderr, "ssevsws compare:", err)
-			return 1
-		}
-	} else {
-		printSweep(stdout, rep)
-	}
-	if svg != "" {
 		fmt.Fprintln(stderr, "ssevsws compare -sweep: chart written to", svg)
+		return nil
 	}
-	return 0
+	return measure(ctx, "-sweep", asJSON, stdout, stderr, func(progress func(probe.Step)) (*probe.SweepReport, error) {
+		opts.Progress = progress
+		return probe.Sweep(ctx, opts)
+	}, chart, printSweep)
 }
 
 // writeSweepSVG writes the chart to a file, which it removes again if the

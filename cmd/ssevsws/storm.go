@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -12,29 +11,10 @@ import (
 // runStorm is `ssevsws compare -storm`: probe.Storm, then the table (or
 // JSON). The exit code is 0 when every run came back, 1 otherwise.
 func runStorm(ctx context.Context, opts probe.StormOptions, asJSON bool, stdout, stderr io.Writer) int {
-	p := newProgress(stderr)
-	opts.Progress = p.step
-	rep, err := probe.Storm(ctx, opts)
-	p.finish()
-	if err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(stderr, "ssevsws compare: interrupted")
-		} else {
-			fmt.Fprintln(stderr, "ssevsws compare -storm:", err)
-		}
-		return 1
-	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintln(stderr, "ssevsws compare:", err)
-			return 1
-		}
-		return 0
-	}
-	printStorm(stdout, rep)
-	return 0
+	return measure(ctx, "-storm", asJSON, stdout, stderr, func(progress func(probe.Step)) (*probe.StormReport, error) {
+		opts.Progress = progress
+		return probe.Storm(ctx, opts)
+	}, nil, printStorm)
 }
 
 // printStorm prints the storm as one table: a row per measure, a column
