@@ -27,23 +27,23 @@ func TestFanoutAllocatesNothingPerClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sk := newSink(clients)
+			sk := probe.NewSink(clients)
 			for _, c := range crowd.Conns {
 				nc, err := c.NetConn()
 				if err != nil {
 					t.Fatal(err)
 				}
-				sk.add(nc)
+				sk.Add(nc)
 			}
-			defer sk.close()
+			defer sk.Close()
 			var allocs uint64
 			var m0, m1 runtime.MemStats
 			for i := range ticks + 1 {
 				frame := wireTick(tr, s.Clock().Tick(s.Stats().Seq+1))
-				sk.expect(len(frame))
+				sk.Expect(len(frame))
 				runtime.ReadMemStats(&m0)
 				s.PublishNext()
-				if err := sk.wait(); err != nil {
+				if err := sk.Wait(sinkTimeout); err != nil {
 					t.Fatal(err)
 				}
 				runtime.ReadMemStats(&m1)

@@ -86,7 +86,7 @@
 //	connect_test.go      BenchmarkConnect, and the client's own allocations
 //	idle_test.go         BenchmarkIdleConn, and its bare TCP floor
 //	fanout_test.go       BenchmarkFanout, wireTick and its raw TCP floor
-//	fanoutclient_test.go the fan-out's clients: sink, and the client process
+//	fanoutclient_test.go the fan-out's client process (probe.Sink reads)
 //	steady_test.go       BenchmarkSteady, and its alternating schedule
 //	floor_test.go        rawFloor, the raw floor server of Steady and Soak
 //	phase_test.go        openPhase, runPhase: one steady load opened and

@@ -9,80 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
 	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
-// sink is N clients that read and count bytes: the client process's, and
-// TestFanoutAllocatesNothingPerClient's in this process. Each round every
-// client must read want more bytes; the last one to get them wakes the
-// publisher.
-type sink struct {
-	n       int
-	want    atomic.Int64 // bytes each client must have read by the end of this round
-	pending atomic.Int64 // clients still short of want
-	total   atomic.Int64 // bytes read by all clients, all rounds
-	done    chan struct{}
-	timeout *time.Timer
-	conns   []net.Conn
-	wg      sync.WaitGroup
-}
-
-func newSink(n int) *sink {
-	return &sink{n: n, done: make(chan struct{}, 1), timeout: time.NewTimer(time.Hour)}
-}
-
-func (s *sink) add(nc net.Conn) {
-	s.conns = append(s.conns, nc)
-	s.wg.Go(func() {
-		buf := make([]byte, 4096)
-		var read, counted int64
-		for {
-			k, err := nc.Read(buf)
-			if err != nil {
-				return
-			}
-			read += int64(k)
-			s.total.Add(int64(k))
-			if want := s.want.Load(); read >= want && counted < want {
-				counted = want
-				if s.pending.Add(-1) == 0 {
-					s.done <- struct{}{}
-				}
-			}
-		}
-	})
-}
-
-// expect starts a round in which each client gets size more bytes.
-func (s *sink) expect(size int) {
-	s.pending.Store(int64(s.n))
-	s.want.Add(int64(size))
-}
-
-// wait waits until every client has its bytes. It allocates nothing, so
-// that the allocations counted around it are the server's.
-func (s *sink) wait() error {
-	s.timeout.Reset(30 * time.Second)
-	defer s.timeout.Stop()
-	select {
-	case <-s.done:
-		return nil
-	case <-s.timeout.C:
-		return fmt.Errorf("%d of %d clients did not get their %d bytes", s.pending.Load(), s.n, s.want.Load())
-	}
-}
-
-func (s *sink) close() {
-	for _, c := range s.conns {
-		c.Close()
-	}
-	s.wg.Wait()
-}
+// sinkTimeout bounds a round of the fan-out's clients.
+const sinkTimeout = 30 * time.Second
 
 // clientsEnv, when set, makes the test binary the client process of
 // BenchmarkFanout (see TestMain): "transport n serverURL floorAddr".
@@ -196,20 +130,20 @@ func runClientProcess(spec string) int {
 	if err != nil {
 		return fail(err)
 	}
-	sinks := map[byte]*sink{'r': newSink(n), 'f': newSink(n)}
+	sinks := map[byte]*probe.Sink{'r': probe.NewSink(n), 'f': probe.NewSink(n)}
 	for _, c := range crowd.Conns {
 		nc, err := c.NetConn()
 		if err != nil {
 			return fail(err)
 		}
-		sinks['r'].add(nc)
+		sinks['r'].Add(nc)
 	}
 	for range n {
 		c, err := net.Dial("tcp", floorAddr)
 		if err != nil {
 			return fail(err)
 		}
-		sinks['f'].add(c)
+		sinks['f'].Add(c)
 	}
 	in := bufio.NewScanner(os.Stdin)
 	out := os.Stdout
@@ -222,15 +156,15 @@ func runClientProcess(spec string) int {
 		} else if _, err := fmt.Sscanf(line, "%c %d", &which, &size); err != nil || sinks[which] == nil {
 			return fail(fmt.Errorf("bad command %q", line))
 		}
-		sinks[which].expect(size)
+		sinks[which].Expect(size)
 		fmt.Fprintln(out, "go")
-		if err := sinks[which].wait(); err != nil {
+		if err := sinks[which].Wait(sinkTimeout); err != nil {
 			return fail(err)
 		}
 		fmt.Fprintln(out, "done")
 	}
-	fmt.Fprintf(out, "totals %d %d\n", sinks['r'].total.Load(), sinks['f'].total.Load())
-	sinks['r'].close()
-	sinks['f'].close()
+	fmt.Fprintf(out, "totals %d %d\n", sinks['r'].Total(), sinks['f'].Total())
+	sinks['r'].Close()
+	sinks['f'].Close()
 	return 0
 }

@@ -51,7 +51,8 @@
 //   - sweep.go: Sweep, the cost curve behind `ssevsws compare -sweep`: CPU
 //     per tick and RSS per connection from 100 to 10,000 clients, against
 //     a raw write(2) floor (sweepfloor.go), with the clients in a second
-//     process (sweepclient.go) and the chart drawn by sweepsvg.go;
+//     process (sweepclient.go, whose readers are sink.go's Sink, which the
+//     fan-out benchmarks use too) and the chart drawn by sweepsvg.go;
 //     sweep_unix.go and sweep_other.go: what only Linux can measure.
 //   - storm.go: StormRun, a server restarted under thousands of reconnecting
 //     clients of one transport, with or without jitter: how long until all

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net"
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
@@ -141,4 +142,26 @@ func ExampleOptions_Measure() {
 	}
 	defer srv.Shutdown(context.Background())
 	// srv.Serve(listener) now answers POST /measure with a probe.Report.
+}
+
+// A Sink's clients only read and count: a round is over when every client
+// has read the bytes the round was to bring.
+func ExampleSink() {
+	sk := probe.NewSink(2)
+	var servers []net.Conn
+	for range 2 {
+		server, client := net.Pipe()
+		servers = append(servers, server)
+		sk.Add(client)
+	}
+	sk.Expect(len("tick"))
+	for _, s := range servers {
+		go s.Write([]byte("tick")) // a pipe's write waits for its reader
+	}
+	if err := sk.Wait(10 * time.Second); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(sk.Total(), "bytes")
+	sk.Close()
+	// Output: 8 bytes
 }

@@ -11,8 +11,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
@@ -63,10 +61,10 @@ func RunSweepClient(in io.Reader, out io.Writer) error {
 		return err
 	}
 	limit, _ := RaiseFileLimit()
-	var sk *sink
+	var sk *Sink
 	defer func() {
 		if sk != nil {
-			sk.close()
+			sk.Close()
 		}
 	}()
 	sc := bufio.NewScanner(in)
@@ -90,15 +88,15 @@ func RunSweepClient(in io.Reader, out io.Writer) error {
 			if err != nil || size < 1 {
 				return fail(fmt.Errorf("bad size %q", f[1]))
 			}
-			sk.expect(size)
+			sk.Expect(size)
 			fmt.Fprintln(out, "go")
-			if err := sk.wait(30 * time.Second); err != nil {
+			if err := sk.Wait(30 * time.Second); err != nil {
 				return fail(err)
 			}
 			fmt.Fprintln(out, "done")
 		case len(f) == 1 && f[0] == "close" && sk != nil:
-			sk.close()
-			fmt.Fprintf(out, "total %d\n", sk.total.Load())
+			sk.Close()
+			fmt.Fprintf(out, "total %d\n", sk.Total())
 			sk = nil
 		default:
 			return fail(fmt.Errorf("unexpected command %q", sc.Text()))
@@ -110,11 +108,11 @@ func RunSweepClient(in io.Reader, out io.Writer) error {
 // dialSweepClients opens n clients of transport t: to the server ("server"),
 // probe's own RawConns read up to their first tick; to the floor
 // ("floor"), a request and its response head.
-func dialSweepClients(kind string, t compare.Transport, n int, addr string) (*sink, error) {
+func dialSweepClients(kind string, t compare.Transport, n int, addr string) (*Sink, error) {
 	if t != compare.SSE && t != compare.WS {
 		return nil, fmt.Errorf("unknown transport %q", t)
 	}
-	sk := newSink(n)
+	sk := NewSink(n)
 	switch kind {
 	case "server":
 		tg, err := NewTarget("http://" + addr)
@@ -130,19 +128,19 @@ func dialSweepClients(kind string, t compare.Transport, n int, addr string) (*si
 			nc, err := c.NetConn()
 			if err != nil {
 				crowd.Close()
-				sk.close()
+				sk.Close()
 				return nil, err
 			}
-			sk.add(nc)
+			sk.Add(nc)
 		}
 	case "floor":
 		for range n {
 			nc, err := dialFloor(t, addr)
 			if err != nil {
-				sk.close()
+				sk.Close()
 				return nil, err
 			}
-			sk.add(nc)
+			sk.Add(nc)
 		}
 	default:
 		return nil, fmt.Errorf("unknown kind of server %q", kind)
@@ -169,7 +167,7 @@ func dialFloor(t compare.Transport, addr string) (net.Conn, error) {
 		return nil, err
 	}
 	// The floor sends nothing after the head until the first round, so
-	// the reader holds nothing that the sink would miss.
+	// the reader holds nothing that the Sink would miss.
 	head, err := wire.ReadHead(bufio.NewReaderSize(nc, 512))
 	if err == nil && head.Status != 200 && head.Status != 101 {
 		err = fmt.Errorf("floor answered HTTP %d", head.Status)
@@ -180,70 +178,6 @@ func dialFloor(t compare.Transport, addr string) (net.Conn, error) {
 	}
 	nc.SetDeadline(time.Time{})
 	return nc, nil
-}
-
-// sink is n clients that read and count bytes. Each round every client
-// must read want more bytes; the last one to get them wakes wait.
-type sink struct {
-	n       int
-	want    atomic.Int64 // bytes each client must have read by the end of this round
-	pending atomic.Int64 // clients still short of want
-	total   atomic.Int64 // bytes read by all clients, all rounds
-	done    chan struct{}
-	conns   []net.Conn
-	wg      sync.WaitGroup
-}
-
-func newSink(n int) *sink {
-	return &sink{n: n, done: make(chan struct{}, 1)}
-}
-
-func (s *sink) add(nc net.Conn) {
-	s.conns = append(s.conns, nc)
-	s.wg.Go(func() {
-		buf := make([]byte, 1024)
-		var read, counted int64
-		for {
-			k, err := nc.Read(buf)
-			if err != nil {
-				return
-			}
-			read += int64(k)
-			s.total.Add(int64(k))
-			if want := s.want.Load(); read >= want && counted < want {
-				counted = want
-				if s.pending.Add(-1) == 0 {
-					s.done <- struct{}{}
-				}
-			}
-		}
-	})
-}
-
-// expect starts a round in which each client gets size more bytes.
-func (s *sink) expect(size int) {
-	s.pending.Store(int64(s.n))
-	s.want.Add(int64(size))
-}
-
-// wait waits until every client has its bytes, or timeout.
-func (s *sink) wait(timeout time.Duration) error {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-s.done:
-		return nil
-	case <-t.C:
-		return fmt.Errorf("%d of %d clients did not get their %d bytes within %v", s.pending.Load(), s.n, s.want.Load(), timeout)
-	}
-}
-
-func (s *sink) close() {
-	for _, c := range s.conns {
-		c.Close()
-	}
-	s.wg.Wait()
-	s.conns = nil
 }
 
 // sweepClient is the client process as Sweep drives it.
