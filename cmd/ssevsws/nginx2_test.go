@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -75,44 +73,14 @@ func startPair(t *testing.T, withBroker bool) (a, b *proc) {
 // address.
 func startNginxTwo(t *testing.T, a, b *proc) string {
 	t.Helper()
-	nginx := findNginx(t)
 	conf, err := os.ReadFile("nginx-two.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const second = "server 127.0.0.1:8082;"
-	if !strings.Contains(string(conf), second) {
-		t.Fatalf("nginx-two.conf changed shape: no %q", second)
-	}
-	withB := strings.Replace(string(conf), second, "server "+b.Addr+";", 1)
-	for attempt := 1; ; attempt++ {
-		proxy, err := startNginx(t, nginx, withB, a.Addr)
-		if err == nil {
-			return proxy
-		}
-		if !errors.Is(err, errPortTaken) || attempt == 3 {
-			t.Fatal(err)
-		}
-	}
-}
-
-// findNginx finds the nginx binary, or skips the test (fails it under CI).
-func findNginx(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	const msg = "nginx not found (apt-get install -y nginx); the two-instance tests need it"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + ", and CI=true forbids skipping them")
-	}
-	t.Skip(msg + "; skipping")
-	return ""
+	return comparetest.Nginx(t, string(conf), "127.0.0.1:8081",
+		"server 127.0.0.1:8080;", "server "+a.Addr+";",
+		"server 127.0.0.1:8082;", "server "+b.Addr+";",
+		"proxy_read_timeout 60s;", fmt.Sprintf("proxy_read_timeout %ds;", int(nginxReadTimeout.Seconds())))
 }
 
 // rawStream is one SSE stream read in the test's goroutine.

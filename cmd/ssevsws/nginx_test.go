@@ -4,14 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,126 +28,16 @@ const nginxReadTimeout = 2 * time.Second
 // returns nginx's address.
 func startBehindNginx(t *testing.T, cfg compare.Config) (proxy string, srv *comparetest.Server) {
 	t.Helper()
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
-			if _, err := os.Stat(p); err == nil {
-				nginx = p
-			}
-		}
-	}
-	if nginx == "" {
-		const msg = "nginx not found (apt-get install -y nginx); the proxy tests need it"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + ", and CI=true forbids skipping them")
-		}
-		t.Skip(msg + "; skipping")
-	}
-
 	cfg.Logger = comparetest.Logger()
 	srv = comparetest.Start(t, cfg, "127.0.0.1:0")
-
 	conf, err := os.ReadFile("nginx.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The proxy's port is free when freePort returns, but nothing holds it
-	// until nginx binds it: a server of another test (another package's,
-	// run in parallel) may take it first. nginx then exits, and the test
-	// tries another port.
-	for attempt := 1; ; attempt++ {
-		proxy, err := startNginx(t, nginx, string(conf), srv.Addr)
-		if err == nil {
-			return proxy, srv
-		}
-		if !errors.Is(err, errPortTaken) || attempt == 3 {
-			t.Fatal(err)
-		}
-		t.Log(err)
-	}
-}
-
-// errPortTaken is startNginx's error when another process had taken the
-// port meant for nginx.
-var errPortTaken = errors.New("the proxy's port was taken before nginx could listen on it")
-
-// startNginx runs the shipped nginx.conf (conf) in nginx until the test
-// ends, in front of upstream, on a free port, and returns that port's
-// address once nginx listens there.
-func startNginx(t *testing.T, nginx, conf, upstream string) (proxy string, err error) {
-	t.Helper()
-	proxy = freePort(t)
-	replaced := strings.NewReplacer(
-		"server 127.0.0.1:8080;", "server "+upstream+";",
-		"listen 127.0.0.1:8081;", "listen "+proxy+";",
-		"proxy_read_timeout 60s;", fmt.Sprintf("proxy_read_timeout %ds;", int(nginxReadTimeout.Seconds())),
-	).Replace(conf)
-	for _, line := range strings.Split(replaced, "\n") {
-		if line, _, _ = strings.Cut(line, "#"); strings.Contains(line, "8080") || strings.Contains(line, "8081") || strings.Contains(line, "60s") {
-			t.Fatalf("nginx.conf changed shape: the test could not replace %q", line)
-		}
-	}
-	prefix := t.TempDir()
-	for _, d := range []string{"logs", "tmp"} {
-		os.Mkdir(filepath.Join(prefix, d), 0o755)
-	}
-	os.WriteFile(filepath.Join(prefix, "nginx.conf"), []byte(replaced), 0o644)
-	cmd := exec.Command(nginx, "-p", prefix, "-c", filepath.Join(prefix, "nginx.conf"))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// exited is closed, not sent on, so that both the wait below and the
-	// cleanup see it when nginx exits early.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-
-	// nginx says nothing when it is ready. A connection that is accepted
-	// does not say it either: whoever took the port would accept it. nginx
-	// writes its pid file (the conf's "pid nginx.pid") once it listens, and
-	// with "daemon off" the pid is the one started here.
-	pidFile := filepath.Join(prefix, "nginx.pid")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if b, _ := os.ReadFile(pidFile); strings.TrimSpace(string(b)) == strconv.Itoa(cmd.Process.Pid) {
-			return proxy, nil
-		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(prefix, "logs", "error.log"))
-			if strings.Contains(string(log), "Address already in use") {
-				return "", fmt.Errorf("%w (%s)", errPortTaken, proxy)
-			}
-			return "", fmt.Errorf("nginx exited: %v\n%s\n%s", waitErr, out.String(), log)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx did not listen on %s within 10s: %s", proxy, out.String())
-		}
-	}
-}
-
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	proxy = comparetest.Nginx(t, string(conf), "127.0.0.1:8081",
+		"server 127.0.0.1:8080;", "server "+srv.Addr+";",
+		"proxy_read_timeout 60s;", fmt.Sprintf("proxy_read_timeout %ds;", int(nginxReadTimeout.Seconds())))
+	return proxy, srv
 }
 
 // openStream sends GET /sse through addr and returns the reader of the body.
