@@ -50,7 +50,8 @@ const (
 
 func TestPage(t *testing.T) {
 	exe := browsertest.Require(t)
-	srv := startServer(t)
+	// Named, as -instance names it: the panels show it, and the chat's hop.
+	srv := startServerWith(t, func(c *compare.Config) { c.Instance = instanceName })
 	p := newPage(t, exe)
 	p.setViewport(t, stageW, stageH)
 
@@ -133,6 +134,8 @@ func TestPage(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("Hop", func(t *testing.T) { testHopLocal(t, p) })
 
 	t.Run("ChatIsText", func(t *testing.T) {
 		const evil = `<img src=x onerror=alert(1)>`

@@ -25,10 +25,11 @@ import (
 const stageW, stageH = 1280, 720
 
 // stageFields are the fields of each panel the stage must show: the tick,
-// the state badge, the counters a class is told to watch, Drop and
+// the state badge, the server's box of the diagram (it names the instance
+// the stream is on), the counters a class is told to watch, Drop and
 // Reconnect, the chat box, and the reconnect timeline (its newest entry is
 // checked apart, once there is one).
-var stageFields = []string{"seq", "state", "lost", "duplicates", "replayed", "reconnects",
+var stageFields = []string{"seq", "state", "diagram-server", "lost", "duplicates", "replayed", "reconnects",
 	"drop", "silent", "reconnect", "chat-input", "chat-send", "chat-status", "timeline"}
 
 // setViewport makes the tab's viewport w×h CSS pixels, as a projector's

@@ -97,7 +97,7 @@ func TestAssets(t *testing.T) {
 	refs := assets(t)
 	for _, want := range []string{"/style.css", "/app.js", "/panel.js", "/sse-panel.js", "/ws-panel.js",
 		"/chart.js", "/timeline.js", "/diagram.js", "/stats.js", "/limit.js", "/measure.js", "/views.js", "/keys.js",
-		"/watchdog.js", "/timeline.css"} {
+		"/watchdog.js", "/hop.js", "/timeline.css"} {
 		if !slices.Contains(refs, want) {
 			t.Errorf("the page does not load %s (found %v)", want, refs)
 		}

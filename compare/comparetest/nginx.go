@@ -27,7 +27,7 @@ import (
 // test must run.
 func Nginx(tb testing.TB, conf, listen string, replacements ...string) (proxy string) {
 	tb.Helper()
-	nginx := findNginx(tb)
+	nginx := RequireNginx(tb)
 	if len(replacements)%2 != 0 {
 		tb.Fatal("comparetest.Nginx: replacements come in pairs")
 	}
@@ -60,8 +60,10 @@ func Nginx(tb testing.TB, conf, listen string, replacements ...string) (proxy st
 	}
 }
 
-// findNginx finds the nginx binary, or skips the test (fails it under CI).
-func findNginx(tb testing.TB) string {
+// RequireNginx finds the nginx binary, or skips the test (fails it under
+// CI=true). A test that starts other things before Nginx calls it first, to
+// skip before it has started anything.
+func RequireNginx(tb testing.TB) string {
 	tb.Helper()
 	if p, err := exec.LookPath("nginx"); err == nil {
 		return p

@@ -193,3 +193,16 @@ export class LatencyChart {
 function decadeLabel(d) {
   return ["1 ms", "10 ms", "100 ms", "1 s", "10 s", "100 s", "1000 s"][d];
 }
+
+// summaryLine puts the chart's summary in words: live ticks first (the
+// transport's latency), then what is not a live latency, said apart.
+export function summaryLine(s) {
+  if (!s) return "";
+  const parts = [];
+  if (s.count > 0) {
+    parts.push(`live: now ${s.latest} ms · median ${s.median} ms · max ${s.max} ms (${s.count} ticks)`);
+  }
+  if (s.replayed > 0) parts.push(`${s.replayed} replayed, up to ${s.replayedMax} ms old`);
+  if (s.connect > 0) parts.push(`sent at connect: ${s.connectLatest} ms old (not counted)`);
+  return parts.join(" · ");
+}

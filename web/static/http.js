@@ -22,12 +22,22 @@ const reasons = {
 // with an "error" or "message" field. It is shortened, and it is only ever
 // shown with textContent.
 export async function describe(res) {
-  let text = "";
+  return describeBody(res, await readBody(res));
+}
+
+// readBody is the answer's body as text ("" if it cannot be read), for a
+// caller that wants both its JSON (hop.js) and describeBody's line.
+export async function readBody(res) {
   try {
-    text = (await res.text()).trim();
+    return (await res.text()).trim();
   } catch {
-    // body unreadable: the status alone must do
+    return ""; // body unreadable: the status alone must do
   }
+}
+
+// describeBody is describe with the body already read.
+export function describeBody(res, body) {
+  let text = body;
   try {
     const j = JSON.parse(text);
     if (j && typeof j.error === "string") text = j.error;
@@ -36,11 +46,16 @@ export async function describe(res) {
     // not JSON: keep the text as it is
   }
   if (text.length > 200) text = text.slice(0, 200) + "…";
-  let line = `${res.status} ${res.statusText || reasons[res.status] || ""}`.trim();
+  let line = statusLine(res);
   if (text) line += `: ${text}`;
   const retry = res.headers.get("Retry-After");
   if (retry) line += ` (retry after ${retry} s)`;
   return line;
+}
+
+// statusLine is "503 Service Unavailable".
+export function statusLine(res) {
+  return `${res.status} ${res.statusText || reasons[res.status] || ""}`.trim();
 }
 
 // token is the ?token=... of the page's own URL, or null. /drop is open

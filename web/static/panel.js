@@ -1,17 +1,18 @@
 // panel.js: the DOM of one panel (state, latest tick, counters, latency
 // chart, reconnect timeline, direction diagram, chat form, log) and what the
-// two transports have in common.
+// two transports have in common, the instance the stream is on included.
 // Why: SSE and WebSocket carry the same messages (hello, tick, echo, gap,
 // error) with the same JSON fields, so the transport modules only turn their
 // events into handle(type, data) calls and all the display and counting is
 // written once, here. Every server-provided string goes through textContent
 // and is never parsed as markup: a chat text <img src=x onerror=...> shows as text.
 
-import { TickCounter } from "./ticks.js";
-import { LatencyChart } from "./chart.js";
+import { TickCounter, describeDelay } from "./ticks.js";
+import { LatencyChart, summaryLine } from "./chart.js";
 import { Timeline, clock } from "./timeline.js";
 import { Diagram } from "./diagram.js";
 import { limitFor } from "./watchdog.js";
+import { instanceOf, showInstance, showHop } from "./hop.js";
 
 const LOG_LINES = 20;
 const STATES = ["connecting", "open", "reconnecting", "closed"];
@@ -78,6 +79,9 @@ export class Panel {
     this.openedAt = 0;
     this.firstTickMs = null; // ms from the first open to the first tick
     this.client = null;
+    this.instance = null; // the instance the last hello named (hop.js)
+    this.hop = null; // where the last chat went (hop.js)
+    this.echoHop = () => null; // the transport's hop for an echo, if it knows it
     this.lastId = null;
     this.state = "connecting";
     this.onChat = async () => false;
@@ -98,6 +102,7 @@ export class Panel {
       // Said before sending: the echo (or a refusal) may come back before
       // onChat returns, and must not be overwritten.
       this.chatStatus(`↑ sent: ${text}`, "info");
+      this.showHop(null);
       try {
         if (await this.onChat(text)) {
           f["chat-input"].value = "";
@@ -139,6 +144,7 @@ export class Panel {
     el.dataset.state = state;
     this.root.dataset.state = state;
     this.fields.reconnect.disabled = state === "open";
+    this.diagram.server(this.instance, state !== "open"); // stale until the next hello
     if (state !== "open") this.setClient(null);
   }
 
@@ -267,7 +273,8 @@ export class Panel {
         const hb = data.heartbeat_ms;
         this.heartbeatMs = Number.isSafeInteger(hb) && hb > 0 ? hb : null;
         const beat = this.heartbeatMs === null ? "no heartbeat_ms: no watchdog" : `heartbeat_ms=${hb}`;
-        this.log(`hello client=${this.client ?? "?"} ${beat}`, "info");
+        this.log(`hello client=${this.client ?? "?"} instance=${instanceOf(data) ?? "?"} ${beat}`, "info");
+        this.setInstance(instanceOf(data));
         break;
       }
       case "tick":
@@ -278,6 +285,7 @@ export class Panel {
         this.diagram.pulse("echo");
         this.log(`echo ${String(data.text ?? "")}`, "echo");
         this.chatStatus(`↓ echo: ${String(data.text ?? "")}`, "echo");
+        if (this.echoHop()) this.showHop(this.echoHop());
         break;
       case "gap": {
         const from = data.from;
@@ -386,6 +394,30 @@ export class Panel {
   chatRefused(text, kind = "error") {
     this.log(text, kind);
     this.chatStatus(text, kind);
+    this.showHop(null);
+  }
+
+  // chatAnswered shows what became of a chat, as hop.js put it: the log
+  // line, the line under the chat box (if it changes) and the route.
+  chatAnswered({ log, status, kind, hop }) {
+    this.log(log, kind);
+    if (status) this.chatStatus(status, kind);
+    this.showHop(hop);
+  }
+
+  showHop(hop) {
+    this.hop = hop;
+    showHop(this.fields["chat-hop"], hop);
+  }
+
+  // setInstance shows the instance a hello named. A reconnect that landed
+  // on another one (behind a load balancer) says so in its episode.
+  setInstance(instance) {
+    const was = this.instance;
+    this.instance = instance;
+    showInstance(this.fields.instance, instance);
+    this.diagram.server(instance);
+    if (this.episode && was && instance && was !== instance) this.episode.moved(was, instance);
   }
 
   // log adds a line at the top and keeps the last 20. Returns the <li>.
@@ -437,6 +469,8 @@ export class Panel {
     return {
       state: this.state,
       client: this.client,
+      instance: this.instance,
+      hop: this.hop && { ...this.hop, text: this.fields["chat-hop"].textContent },
       seq: c.last,
       lastId: this.lastId,
       events: this.events,
@@ -459,28 +493,6 @@ export class Panel {
       episodes: this.timeline.snapshot(),
     };
   }
-}
-
-// describeDelay says what the latest tick's latency is: a live latency, or
-// the age of a replayed tick or of the tick sent at connect.
-function describeDelay(r) {
-  if (!Number.isFinite(r.delay)) return "-";
-  if (r.replayed) return `${r.delay} ms (replayed)`;
-  if (r.atConnect) return `${r.delay} ms (at connect)`;
-  return `${r.delay} ms`;
-}
-
-// summaryLine puts the chart's summary in words: live ticks first (the
-// transport's latency), then what is not a live latency, said apart.
-function summaryLine(s) {
-  if (!s) return "";
-  const parts = [];
-  if (s.count > 0) {
-    parts.push(`live: now ${s.latest} ms · median ${s.median} ms · max ${s.max} ms (${s.count} ticks)`);
-  }
-  if (s.replayed > 0) parts.push(`${s.replayed} replayed, up to ${s.replayedMax} ms old`);
-  if (s.connect > 0) parts.push(`sent at connect: ${s.connectLatest} ms old (not counted)`);
-  return parts.join(" · ");
 }
 
 // formatBytes writes 12345 as "12,345 B" (grouped, for reading from afar).

@@ -10,8 +10,10 @@
 // long, it closes the EventSource and opens a new one with ?lastEventId=.
 // SSE is one-way, so chat goes up as a separate HTTP request that names the
 // client id from the hello event; the echo comes back down the stream.
+// Behind a load balancer that request may land on another instance than
+// the stream's: hop.js shows where it went.
 
-import { describe } from "./http.js";
+import { sseAnswer } from "./hop.js";
 import { Watchdog } from "./watchdog.js";
 
 const TYPES = ["hello", "tick", "echo", "gap"];
@@ -153,12 +155,11 @@ export function startSSE(panel) {
       panel.chatRefused(`chat failed: ${err.message} (is the server running?)`);
       return false;
     }
-    if (res.status === 202) {
-      panel.log("chat: POST /chat → 202, the echo comes back on the stream", "info");
-      return true;
-    }
-    panel.chatRefused(`chat refused: ${await describe(res)}`);
-    return false;
+    // The answer says which instance took the POST and which delivered it
+    // (through the broker, or on the spot): the panel shows the hop.
+    const answer = await sseAnswer(res, panel.instance);
+    panel.chatAnswered(answer);
+    return answer.ok;
   };
 
   panel.onReconnect = () => {

@@ -68,7 +68,10 @@ export class StatsTable {
       for (const k of KEYS) this.set(`${t}.${k}`, c[k], k === "bytes" ? " B" : "");
       this.set(`${t}.tick-wire`, s.tick_wire_bytes?.[t], " B");
     }
-    this.status.textContent = `read at ${clock()} · tick interval ${s.interval_ms} ms`;
+    // Behind a load balancer each read may come from another instance,
+    // each with its own totals: say which one answered.
+    const from = typeof s.instance === "string" && s.instance ? ` from instance ${s.instance}` : "";
+    this.status.textContent = `read at ${clock()}${from} · tick interval ${s.interval_ms} ms`;
     this.status.dataset.ok = "true";
   }
 

@@ -117,3 +117,12 @@ export class TickCounter {
     return n;
   }
 }
+
+// describeDelay says what the latest tick's latency is: a live latency, or
+// the age of a replayed tick or of the tick sent at connect.
+export function describeDelay(r) {
+  if (!Number.isFinite(r.delay)) return "-";
+  if (r.replayed) return `${r.delay} ms (replayed)`;
+  if (r.atConnect) return `${r.delay} ms (at connect)`;
+  return `${r.delay} ms`;
+}

@@ -66,6 +66,7 @@ class Episode {
     this.lost = 0;
     this.how = "";
     this.note = "";
+    this.instance = null; // {from, to} when the new connection is on another instance
 
     const li = document.createElement("li");
     li.className = "episode";
@@ -119,6 +120,14 @@ class Episode {
     this.render();
   }
 
+  // moved records that the new connection's hello named another instance
+  // than the old one's (several instances behind a load balancer): the
+  // ticks resume all the same, every instance makes the same ones.
+  moved(from, to) {
+    this.instance = { from, to };
+    this.render();
+  }
+
   // gap records ticks the server could no longer replay.
   gap(from, to) {
     this.note = `ticks ${from}–${to} were older than the replay window: the server said so (gap)`;
@@ -163,7 +172,10 @@ class Episode {
     // A stall's cause is long ("watchdog: nothing for 1000 ms (2 ×
     // heartbeat 500 ms)"); its clock time is in the steps' title.
     this.el.head.textContent = (this.kind === "stall" ? this.cause : `${this.cause} · ${clock(this.at)}`) +
-      (this.attempts > 0 ? ` · ${this.attempts} failed tr${this.attempts === 1 ? "y" : "ies"}` : "");
+      (this.attempts > 0 ? ` · ${this.attempts} failed tr${this.attempts === 1 ? "y" : "ies"}` : "") +
+      (this.instance ? ` · ${this.phase === "resumed" ? "resumed" : "back"} on instance ${this.instance.to}` : "");
+    li.dataset.instance = this.instance?.to ?? "";
+    this.el.head.title = this.el.head.textContent; // the whole line, where the stage cuts it
     const since = (t) => (t === null ? "…" : `+${Math.max(0, Math.round(t - this.at))} ms`);
     const first = this.steps.drop ?? this.steps.silent;
     first.querySelector(".step-when").textContent = "0 ms";
@@ -226,6 +238,8 @@ class Episode {
       firstSeq: this.firstSeq,
       replayed: this.replayed,
       lost: this.lost,
+      instance: this.instance?.to ?? null, // set when it came back on another instance
+      instanceFrom: this.instance?.from ?? null,
     };
   }
 }

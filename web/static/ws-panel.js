@@ -12,6 +12,7 @@
 
 import { Backoff } from "./backoff.js";
 import { Watchdog } from "./watchdog.js";
+import { wsHop } from "./hop.js";
 
 // What the close codes the server uses mean (RFC 6455, section 7.4.1).
 const CLOSE_CODES = {
@@ -151,6 +152,10 @@ export function startWS(panel) {
       timer = setTimeout(connect, delay);
     });
   }
+
+  // An echo came back: up and down the one socket, on the instance its
+  // hello named. Nothing else was involved, whatever runs beside it.
+  panel.echoHop = () => wsHop(panel.instance);
 
   panel.onChat = async (text) => {
     if (!ws || ws.readyState !== WebSocket.OPEN) {
