@@ -25,13 +25,8 @@ type testServer struct {
 	tune func(*compare.Config) // changes to the page tests' configuration, or nil
 }
 
-// startServer runs the real server on a loopback port until the test ends.
-func startServer(t *testing.T) *testServer {
-	t.Helper()
-	return startServerWith(t, nil)
-}
-
-// startServerWith is startServer with tune applied to the configuration.
+// startServerWith runs the real server on a loopback port until the test
+// ends, with tune (if not nil) applied to the page tests' configuration.
 func startServerWith(t *testing.T, tune func(*compare.Config)) *testServer {
 	t.Helper()
 	ts := &testServer{t: t, addr: "127.0.0.1:0", logs: &testLog{t: t}, tune: tune}
