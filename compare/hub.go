@@ -168,7 +168,7 @@ func (s *subscription) backlog(gap func(from, to int64) []byte, tick func(Tick) 
 		// ends: its own last id when the plan replays nothing (To < From).
 		for from, to := r.From, r.To; ; {
 			for seq := from; seq <= to; seq++ {
-				if s.ended() || !yield(tick(s.h.clock.Tick(seq))) {
+				if s.ended() || s.silent.Load() || !yield(tick(s.h.clock.Tick(seq))) {
 					return
 				}
 			}
@@ -191,8 +191,8 @@ func (h *hub) goLive(s *subscription, sent int64) (last int64) {
 	if h.last > sent {
 		return h.last
 	}
-	if _, open := h.subs[s.id]; !open {
-		return sent // ended meanwhile: nothing to join
+	if _, open := h.subs[s.id]; !open || s.silent.Load() {
+		return sent // ended or silenced meanwhile: nothing to join
 	}
 	s.live = true
 	if s.out != nil {

@@ -24,7 +24,8 @@ import (
 
 // sseOnDirectPath reports whether r's stream can take the direct path.
 func sseOnDirectPath(r *http.Request) bool {
-	return r.ProtoMajor == 1 && r.TLS == nil
+	// HTTP/1.0 has no chunked bodies: its stream stays on the handler path.
+	return r.ProtoMajor == 1 && r.ProtoMinor >= 1 && r.TLS == nil
 }
 
 // sseDirect is one stream on the direct path.

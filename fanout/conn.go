@@ -73,6 +73,29 @@ func (c *Conn) Seal() {
 	c.mu.Unlock()
 }
 
+// WriteAndSeal writes p as the connection's own last words (like a write
+// through NetConn) and seals it in the same step: no frame written by
+// anyone else can come between p and the seal. It is for a close frame
+// that a library writes by itself, such as coder/websocket answering a
+// client's close.
+func (c *Conn) WriteAndSeal(p []byte) error {
+	c.mu.Lock()
+	if c.err != nil || c.finishing {
+		err := c.errLocked()
+		c.mu.Unlock()
+		return err
+	}
+	c.lastWrite = now()
+	err := c.writeLocked(p)
+	c.sealed = true
+	c.mu.Unlock()
+	c.leave()
+	if err != nil {
+		c.Close(err)
+	}
+	return err
+}
+
 // Offer is Write for a frame the connection can do without, such as a
 // chat echo: when the connection is behind with a full queue, Offer
 // refuses it with ErrFull and the connection stays open, where Write would
@@ -247,7 +270,14 @@ func (c *Conn) Close(reason error) {
 		ka.Stop()
 	}
 	c.leave()
-	c.nc.Close()
+	// A TLS connection would first send close_notify, with a deadline of
+	// seconds, to a socket that may be full: close the socket under it,
+	// so that a worker closing a slow client never waits.
+	if tc, ok := c.nc.(interface{ NetConn() net.Conn }); ok {
+		tc.NetConn().Close()
+	} else {
+		c.nc.Close()
+	}
 }
 
 // Err says why the connection was closed, or nil while it is open.

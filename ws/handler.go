@@ -4,6 +4,7 @@ package ws
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"iter"
 	"log/slog"
@@ -185,6 +186,27 @@ type hijackCapture struct {
 	out    *fanout.Conn // nil if the engine refused it
 }
 
+// closeSeals is the connection coder/websocket writes its control frames
+// to. A close frame seals the engine's connection as it is written: after
+// it no data frame may follow (RFC 6455, 5.5.1), and coder/websocket
+// writes one by itself when it answers a client's close or refuses a
+// message (1009, over the read limit), before the session knows.
+type closeSeals struct {
+	net.Conn
+	out *fanout.Conn
+}
+
+func (c closeSeals) Write(p []byte) (int, error) {
+	const opcodeClose = 0x8
+	if len(p) == 0 || p[0]&0x0f != opcodeClose {
+		return c.Conn.Write(p)
+	}
+	if err := c.out.WriteAndSeal(bytes.Clone(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // controlFrameBuffer fits the largest control frame: a 14-byte header and
 // 125 bytes of payload.
 const controlFrameBuffer = 256
@@ -200,7 +222,7 @@ func (h *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return c, rw, nil // Accept completes; ServeHTTP sees no out and refuses
 	}
 	h.out = out
-	nc := out.NetConn()
+	nc := closeSeals{out.NetConn(), out}
 	br := rw.Reader
 	if br.Buffered() == 0 {
 		// net/http's 4 KiB reader holds nothing the client sent: a small

@@ -57,7 +57,9 @@ type ending struct {
 // once and reports why.
 func (s *session) start(feed Feed) {
 	s.feed = feed
+	s.mu.Lock() // a server's End may already be logging from its goroutine
 	s.log = s.log.With("client", feed.Client())
+	s.mu.Unlock()
 	if s.h.Conns != nil {
 		s.h.Conns.Add(s.nc)
 	}
@@ -94,8 +96,8 @@ func (s *session) send(msg []byte) error {
 func (s *session) read() {
 	s.armPing()
 	end := s.readLoop()
-	if cause := s.out.Err(); cause != nil && end.code == 0 {
-		end.err = cause // the engine closed the socket: say why, not "use of closed connection"
+	if cause := s.out.Err(); cause != nil && end.code == 0 && !errors.Is(cause, fanout.ErrClosed) {
+		end.err = cause // the engine closed the socket (too slow): say why, not "use of closed connection"
 	}
 	if s.decide() {
 		if end.code != 0 {
@@ -154,6 +156,12 @@ func (s *session) answer(data []byte) ([]byte, *ending) {
 		return Encode(Message{Type: TypeError, Text: err.Error()}), nil
 	}
 	return Encode(Message{Type: TypeEcho, Text: text}), nil
+}
+
+func (s *session) logger() *slog.Logger {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log
 }
 
 // decide claims the session's ending: true for the first caller only.
@@ -231,7 +239,7 @@ func (s *session) keepAlive() {
 // the socket ends it.
 func (s *session) closeWith(end ending) {
 	s.out.Seal()
-	s.log.Info("closing", "code", int(end.code), "reason", end.reason, "err", end.err)
+	s.logger().Info("closing", "code", int(end.code), "reason", end.reason, "err", end.err)
 	watchdog := time.AfterFunc(closeHandshakeTimeout, func() {
 		s.cancel()
 		s.nc.SetReadDeadline(time.Now())
@@ -245,9 +253,9 @@ func (s *session) closeWith(end ending) {
 // the level it deserves.
 func (s *session) closeNow(end ending) {
 	if websocket.CloseStatus(end.err) != -1 || errors.Is(end.err, context.Canceled) {
-		s.log.Debug("closed by client", "code", int(websocket.CloseStatus(end.err)))
+		s.logger().Debug("closed by client", "code", int(websocket.CloseStatus(end.err)))
 	} else {
-		s.log.Info("connection lost", "err", end.err)
+		s.logger().Info("connection lost", "err", end.err)
 	}
 	s.conn.CloseNow()
 	s.out.Close(end.err)
