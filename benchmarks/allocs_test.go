@@ -39,7 +39,7 @@ func TestFanoutAllocatesNothingPerClient(t *testing.T) {
 			var allocs uint64
 			var m0, m1 runtime.MemStats
 			for i := range ticks + 1 {
-				frame := wireTick(tr, s.Clock().Tick(s.Stats().Seq+1))
+				frame := probe.WireTick(tr, s.Clock().Tick(s.Stats().Seq+1))
 				sk.Expect(len(frame))
 				runtime.ReadMemStats(&m0)
 				s.PublishNext()

@@ -85,7 +85,7 @@
 //	main_test.go         TestMain: the leak check, or a helper process
 //	connect_test.go      BenchmarkConnect, and the client's own allocations
 //	idle_test.go         BenchmarkIdleConn, and its bare TCP floor
-//	fanout_test.go       BenchmarkFanout, wireTick and its raw TCP floor
+//	fanout_test.go       BenchmarkFanout and its raw TCP floor (probe.WireTick: the bytes)
 //	fanoutclient_test.go the fan-out's client process (probe.Sink reads)
 //	steady_test.go       BenchmarkSteady, and its alternating schedule
 //	floor_test.go        rawFloor, the raw floor server of Steady and Soak

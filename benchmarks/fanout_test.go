@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"net"
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
 	"github.com/ssevsws/ssevsws/compare/probe"
-	"github.com/ssevsws/ssevsws/ws"
 )
 
 // BenchmarkFanout publishes one tick to N connected clients over real
@@ -127,7 +125,7 @@ func benchFanout(b *testing.B, t compare.Transport, n int) {
 	// connections may allocate what later ones reuse.
 	var warm int64 // bytes of the warm-up rounds, per client
 	for range 2 {
-		frame := wireTick(t, s.Clock().Tick(s.Stats().Seq+1))
+		frame := probe.WireTick(t, s.Clock().Tick(s.Stats().Seq+1))
 		warm += int64(len(frame))
 		round('r', frame, func() { s.PublishNext() })
 		round('f', frame, func() { floor.publish(frame) })
@@ -135,7 +133,7 @@ func benchFanout(b *testing.B, t compare.Transport, n int) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		frame := wireTick(t, s.Clock().Tick(s.Stats().Seq+1))
+		frame := probe.WireTick(t, s.Clock().Tick(s.Stats().Seq+1))
 		size += int64(len(frame))
 		if i%2 == 0 { // alternate, so that neither always runs on a warmer cache
 			runReal(frame)
@@ -165,20 +163,6 @@ func benchFanout(b *testing.B, t compare.Transport, n int) {
 	b.ReportMetric(float64(realWall)/events, "ns/event/client")
 	b.ReportMetric(float64(allocs)/events, "allocs/event/client")
 	b.ReportMetric(float64(real)/events, "wire-B/event")
-}
-
-// wireTick is tick as transport t puts it on the wire: for SSE one chunk of
-// the chunked HTTP body, for WebSocket one unmasked text frame.
-func wireTick(t compare.Transport, tick compare.Tick) []byte {
-	if t == compare.SSE {
-		event := compare.AppendSSETick(nil, tick.Seq, tick.Time)
-		b := strconv.AppendInt(nil, int64(len(event)), 16)
-		b = append(b, "\r\n"...)
-		b = append(b, event...)
-		return append(b, "\r\n"...)
-	}
-	msg := ws.AppendTick(nil, tick.Seq, tick.Time)
-	return append([]byte{0x81, byte(len(msg))}, msg...)
 }
 
 // tcpFloor is the raw floor of the fan-out: N plain TCP connections and one

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ssevsws/ssevsws/compare"
+	"github.com/ssevsws/ssevsws/compare/probe"
 )
 
 // rawFloor is the raw floor of a steady load: a server that streams the
@@ -90,7 +91,7 @@ func (f *rawFloor) open() (sse, ws int64) {
 
 func (f *rawFloor) encode(tick compare.Tick) {
 	for _, t := range compare.Transports {
-		f.frames[floorIndex(t)] = wireTick(t, tick)
+		f.frames[floorIndex(t)] = probe.WireTick(t, tick)
 	}
 	f.last = tick.Seq
 }

@@ -170,30 +170,14 @@ func TestCompareSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	texts := map[string]int{}
-	d := xml.NewDecoder(bytes.NewReader(chart))
-	for inText := false; ; {
-		tok, err := d.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("the chart is not XML: %v", err)
-		}
-		switch tok := tok.(type) {
-		case xml.StartElement:
-			inText = tok.Name.Local == "text"
-		case xml.CharData:
-			if inText {
-				texts[string(tok)]++
-			}
-		case xml.EndElement:
-			inText = false
-		}
+	// The chart's content is probe's to test (TestSweep); here: the CLI
+	// wrote a whole SVG document that names every series.
+	if err := xml.Unmarshal(chart, new(struct{})); err != nil {
+		t.Fatalf("the chart is not XML: %v", err)
 	}
 	for _, s := range probe.SweepSeries {
-		if texts[s] != 2 { // one legend per panel
-			t.Errorf("the chart names %q %d times, want 2", s, texts[s])
+		if !bytes.Contains(chart, []byte(">"+s+"<")) {
+			t.Errorf("the chart does not name %q", s)
 		}
 	}
 

@@ -313,7 +313,7 @@ func (sw *sweeper) side(ctx context.Context, t compare.Transport, n int, floor b
 	var sent int64 // bytes each client must have read, warm-up included
 	round := func() (time.Duration, error) {
 		tick := sw.srv.Clock().Tick(sw.srv.Stats().Seq + 1)
-		frame := wireTick(t, tick)
+		frame := WireTick(t, tick)
 		res.tickBytes = len(frame)
 		sent += int64(len(frame))
 		if err := sw.client.do(ctx, "go", "expect", strconv.Itoa(len(frame))); err != nil {
@@ -362,11 +362,12 @@ func (sw *sweeper) side(ctx context.Context, t compare.Transport, n int, floor b
 	return res, nil
 }
 
-// wireTick is tick as transport t puts it on an HTTP/1.1 connection: for
+// WireTick is tick as transport t puts it on an HTTP/1.1 connection: for
 // SSE one chunk of the chunked body, for WebSocket one unmasked text frame
 // (a tick is always shorter than 126 bytes, so its header is 2 bytes).
-// The floor writes exactly these bytes, and the clients count them.
-func wireTick(t compare.Transport, tick compare.Tick) []byte {
+// The floors (here and in the benchmarks) write exactly these bytes, and
+// the clients count them.
+func WireTick(t compare.Transport, tick compare.Tick) []byte {
 	if t == compare.SSE {
 		event := compare.AppendSSETick(nil, tick.Seq, tick.Time)
 		b := strconv.AppendInt(nil, int64(len(event)), 16)
