@@ -56,8 +56,9 @@ type Conn struct {
 // connection's own writes out. p must not be changed afterwards: it may sit
 // in the queue (broadcast frames are shared, never copied).
 //
-// It fails only when the connection is closed (Err's reason), or has just
-// been closed because its queue overflowed (ErrTooSlow).
+// It fails when the connection is closed (Err's reason) or has just been
+// closed because its queue overflowed (ErrTooSlow), and after Seal, with
+// ErrSealed (the connection stays open).
 func (c *Conn) Write(p []byte) error {
 	return c.write(p, now())
 }
@@ -108,12 +109,13 @@ func (c *Conn) write(p []byte, at int64) error {
 	return c.writeAt(p, at, false)
 }
 
-// writeAt is Write, Offer (offer) and, with c.sealed ignored, the
-// NetConn's Write (own).
+// writeAt is Write, and Offer when offer is set.
 func (c *Conn) writeAt(p []byte, at int64, offer bool) error {
 	return c.writeAtAs(p, at, offer, false)
 }
 
+// writeAtAs is writeAt that, for the owner's own frames (own: NetConn's
+// Write), ignores the seal.
 func (c *Conn) writeAtAs(p []byte, at int64, offer, own bool) error {
 	c.mu.Lock()
 	if c.err != nil || c.finishing {

@@ -41,7 +41,10 @@
 // echo, a WebSocket control frame through NetConn), goes through Conn.Write,
 // which holds the connection's lock while it decides: straight to the socket
 // when nothing is queued, else behind what is queued. Frames are never
-// interleaved and never reordered.
+// interleaved and never reordered. A protocol whose last words are its own
+// (WebSocket's close frame) seals the connection (Seal, WriteAndSeal):
+// from then on only its owner's frames go out, so no data frame can follow
+// the close frame.
 //
 // A broadcast carries a sequence number, and a connection joins the
 // broadcasts from a given one on (Conn.Join): whoever wrote it the frames
