@@ -46,7 +46,7 @@ func TestBrokerFlagsAreChecked(t *testing.T) {
 // included.
 func TestServeWithEmbeddedBroker(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) }) // registered first: runs after the servers' cleanups
-	logA := &syncBuffer{}
+	logA := &comparetest.LogBuffer{}
 	urlA, stopA := startRunLogging(t, logA, "-addr", "127.0.0.1:0", "-instance", "A", "-interval", "100ms", "-broker-embed", "127.0.0.1:0")
 	m := embeddedURL.FindStringSubmatch(logA.String())
 	if m == nil {

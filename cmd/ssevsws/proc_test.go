@@ -10,10 +10,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ssevsws/ssevsws/compare/comparetest"
 )
 
 // serveEnv, set in a process's environment, makes this test binary run
@@ -44,7 +45,7 @@ func init() {
 type proc struct {
 	Addr   string // host:port it listens on
 	cmd    *exec.Cmd
-	log    *syncBuffer // its standard error
+	log    *comparetest.LogBuffer // its standard error
 	exited chan struct{}
 	code   int
 }
@@ -60,7 +61,7 @@ func startProc(t *testing.T, args ...string) *proc {
 		t.Fatal(err)
 	}
 	spec, _ := json.Marshal(append([]string{"-addr", "127.0.0.1:0"}, args...))
-	p := &proc{cmd: exec.Command(self), log: &syncBuffer{}, exited: make(chan struct{})}
+	p := &proc{cmd: exec.Command(self), log: &comparetest.LogBuffer{}, exited: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), serveEnv+"="+string(spec))
 	p.cmd.Stderr = p.log
 	stdout, err := p.cmd.StdoutPipe()
@@ -137,23 +138,4 @@ func (p *proc) stats(t *testing.T, client *http.Client) (st struct {
 		t.Fatal(err)
 	}
 	return st
-}
-
-// syncBuffer is a strings.Builder that a process's output and a test may
-// use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
