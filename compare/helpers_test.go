@@ -227,3 +227,21 @@ func newHTTPClient(t *testing.T) *http.Client {
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
 }
+
+// dropEach drops each transport's connections with POST /drop and checks
+// that the server answered 200 and dropped exactly one of each.
+func dropEach(t *testing.T, ts *comparetest.Server) {
+	t.Helper()
+	for _, tr := range []string{"sse", "ws"} {
+		resp, err := http.Post(ts.URL("http", "/drop?transport="+tr), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Dropped int }
+		json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || got.Dropped != 1 {
+			t.Fatalf("drop %s: status %d, dropped %d; want 200 and 1", tr, resp.StatusCode, got.Dropped)
+		}
+	}
+}

@@ -132,18 +132,7 @@ func TestDropThenResumeLosesNothing(t *testing.T) {
 	ts := comparetest.Start(t, comparetest.Fast(), "127.0.0.1:0")
 	sseLog, wsLog := runBoth(t, ts, 3)
 
-	for _, tr := range []string{"sse", "ws"} {
-		resp, err := http.Post(ts.URL("http", "/drop?transport="+tr), "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got struct{ Dropped int }
-		json.NewDecoder(resp.Body).Decode(&got)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || got.Dropped != 1 {
-			t.Fatalf("drop %s: status %d, dropped %d; want 200 and 1", tr, resp.StatusCode, got.Dropped)
-		}
-	}
+	dropEach(t, ts)
 	after := ts.Stats().Seq + 5
 	resumedWithoutLoss(t, "after the drop", after, sseLog, wsLog)
 	st := ts.Stats()

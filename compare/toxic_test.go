@@ -2,7 +2,6 @@ package compare_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -267,18 +266,7 @@ func TestToxicDegradedPathResumesWithoutLoss(t *testing.T) {
 			sseLog.waitFor(t, "3 SSE ticks", atLeastTicks(3))
 			wsLog.waitFor(t, "3 WS ticks", atLeastTicks(3))
 
-			for _, tr := range []string{"sse", "ws"} {
-				resp, err := http.Post(ts.URL("http", "/drop?transport="+tr), "", nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got struct{ Dropped int }
-				json.NewDecoder(resp.Body).Decode(&got)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || got.Dropped != 1 {
-					t.Fatalf("drop %s: status %d, dropped %d; want 200 and 1", tr, resp.StatusCode, got.Dropped)
-				}
-			}
+			dropEach(t, ts)
 			resumedWithoutLoss(t, "after the drop", ts.Stats().Seq+3, sseLog, wsLog)
 			if st := ts.Stats(); st.SSE.Resumes < 1 || st.WS.Resumes < 1 {
 				t.Errorf("resumes sse=%d ws=%d; want at least 1 each", st.SSE.Resumes, st.WS.Resumes)
