@@ -268,11 +268,11 @@ func printSweep(w io.Writer, rep *probe.SweepReport) {
 			fmt.Sprintf("%.0f", r.CPU), fmt.Sprintf("%.0f", r.FloorCPU), fmt.Sprintf("%.2f×", r.XFloor),
 			fmt.Sprintf("%.1f", r.RSS/1024), fmt.Sprintf("%.1f", r.FloorRSS/1024)})
 	}
-	writeCells(w, cells)
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "  CPU ns/tick: the server process's CPU time (user + system) per tick per client, kernel writes included")
-	fmt.Fprintln(w, "  floor: a plain loop that write(2)s the same bytes to as many plain sockets, in the same process")
-	fmt.Fprintln(w, "  RSS KiB/conn: growth of the server process's RSS per idle connection, after GC")
+	writeNotedCells(w, cells, []string{
+		"CPU ns/tick: the server process's CPU time (user + system) per tick per client, kernel writes included",
+		"floor: a plain loop that write(2)s the same bytes to as many plain sockets, in the same process",
+		"RSS KiB/conn: growth of the server process's RSS per idle connection, after GC",
+	})
 }
 
 // writeCells prints a table: the first column to the left, the others to
@@ -305,17 +305,22 @@ func printTable(w io.Writer, rep *probe.Report) {
 	fmt.Fprint(w, "\n\n")
 
 	cells := [][]string{{"", "SSE", "WebSocket", "SSE ÷ WS"}}
+	var notes []string
 	for _, r := range rep.Rows {
 		cells = append(cells, []string{r.Label, r.SSEText, r.WSText, r.RatioText})
-	}
-	writeCells(w, cells)
-	fmt.Fprintln(w)
-	for _, r := range rep.Rows {
 		if r.Note != "" {
-			fmt.Fprintf(w, "  %s: %s\n", r.Label, r.Note)
+			notes = append(notes, r.Label+": "+r.Note)
 		}
 	}
-	for _, n := range rep.Notes {
+	writeNotedCells(w, cells, append(notes, rep.Notes...))
+}
+
+// writeNotedCells writes a table, then a blank line and each note indented
+// under it: how every mode of compare ends its output.
+func writeNotedCells(w io.Writer, cells [][]string, notes []string) {
+	writeCells(w, cells)
+	fmt.Fprintln(w)
+	for _, n := range notes {
 		fmt.Fprintf(w, "  %s\n", n)
 	}
 }

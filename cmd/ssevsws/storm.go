@@ -27,17 +27,12 @@ func printStorm(w io.Writer, rep *probe.StormReport) {
 		head = append(head, r.Name())
 	}
 	cells := [][]string{head}
+	var notes []string
 	for _, r := range rep.Rows {
 		cells = append(cells, append([]string{r.Label}, r.Texts...))
-	}
-	writeCells(w, cells)
-	fmt.Fprintln(w)
-	for _, r := range rep.Rows {
 		if r.Note != "" {
-			fmt.Fprintf(w, "  %s: %s\n", r.Label, r.Note)
+			notes = append(notes, r.Label+": "+r.Note)
 		}
 	}
-	for _, n := range rep.Notes {
-		fmt.Fprintf(w, "  %s\n", n)
-	}
+	writeNotedCells(w, cells, append(notes, rep.Notes...))
 }
