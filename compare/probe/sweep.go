@@ -307,7 +307,7 @@ func (sw *sweeper) side(ctx context.Context, t compare.Transport, n int, floor b
 		return res, fmt.Errorf("the server does not hold all %d connections: %w", n, err)
 	}
 	after := TakeMemSnapshot()
-	res.rss = float64(after.RSS-before.RSS) / float64(n)
+	res.rss = PerConnection(before, after, n).RSS
 
 	var cpu time.Duration
 	var sent int64 // bytes each client must have read, warm-up included
